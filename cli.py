@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""LingBot-Depth-S command line: ``python cli.py COMMAND --help``.
+
+Each command is a thin click command living in its package; this group imports a command only when
+it runs, so ``verify`` never loads Blender or torch.
+"""
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# name -> (module:attribute, one-line help shown by `cli.py --help`)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "scenes": ("scenes.commands:scenes", "Generate procedural scene descriptions (JSON), thumbnails."),
+    "patterns": ("patterns.commands:patterns", "Write a projector dot pattern as a PNG."),
+    "render": ("synth.commands:render", "Render scenes through the active-stereo rig into raw shards."),
+    "status": ("synth.farm_commands:status", "Where a render job stands: units done/running/failed/left."),
+    "sgm": ("sgm.commands:sgm", "Add simulated sensor depth (SGM on the IR pair) to a dataset."),
+    "sgm-pair": ("sgm.commands:sgm_pair", "Run SGM on one left/right image pair."),
+    "verify": ("synth.dataset_commands:verify", "Check shards against the manifest and the schema."),
+    "preview": ("synth.dataset_commands:preview", "Contact sheet (and point clouds) of samples."),
+    "train": ("mdm.commands:train", "Train a Masked Depth Modeling model on shards."),
+    "eval": ("mdm.commands:eval_cmd", "Evaluate a checkpoint against classical hole fills."),
+    "complete": ("mdm.commands:complete", "Complete one RGB-D frame of your own with a checkpoint."),
+    "realism": ("realism.commands:realism", "Measure how the simulated sensor fails (report + plots)."),
+    "demo": ("synth.demo:demo", "Run the whole pipeline small: render, SGM, train, eval, previews."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        target, _ = COMMANDS[name]
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            raise click.ClickException(f"command {name!r} is not available: {exc}") from None
+        return getattr(module, attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][1]) for name in sorted(COMMANDS)])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="lingbot-depth-s")
+def cli() -> None:
+    """LingBot-Depth-S: synthetic active-stereo RGB-D data for Masked Depth Modeling.
+
+    Typical run: scenes -> render -> sgm -> verify/preview -> train -> eval.
+    """
+
+
+if __name__ == "__main__":
+    cli()
