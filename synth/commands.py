@@ -1,0 +1,100 @@
+"""``cli.py render``: render scenes through the randomized active-stereo rig into raw shards."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from synth.render import SCENE_SOURCES
+
+
+class RenderUsageError(click.UsageError):
+    """Bad render input (names the option); exit code 2, nothing rendered."""
+
+
+@click.command()
+@click.option("--scenes", "n_scenes", type=click.IntRange(1), required=True,
+              help="Number of scenes (ids 0..N-1, procedural: scenes.generate(id, seed)).")
+@click.option("--samples", "samples_text", required=True,
+              help="Total samples to render, spread evenly over the scenes; accepts 1000, 1,000, 250k, 10M.")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="Output dataset directory (raw shards, records/, manifest.json).")
+@click.option("--views-per-scene", "unit_views", type=click.IntRange(1), default=None,
+              help="Views rendered per scene build (= per worker process and per shard); a scene's share "
+                   "of --samples is split into chunks of this size  [default: min(32, ceil(samples/scenes))]")
+@click.option("--quality", type=click.Choice(["preview", "default", "paper"]), default="default",
+              show_default=True, help="Cycles preset (samples, bounces, denoiser): see synth/quality.py.")
+@click.option("--scale", type=float, default=1.0, show_default=True,
+              help="Multiplies every resolution (IR 720x960, RGB 960x1280) and the intrinsics; 0.25 for quick looks.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Run seed (same seed -> same samples).")
+@click.option("--workers", type=click.IntRange(1), default=1, show_default=True,
+              help="Worker processes in parallel (one scene each); CPU threads are split between them.")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "optix", "hip"]), default="cpu", show_default=True,
+              help="Cycles device; a GPU backend that finds no device is refused before rendering.")
+@click.option("--baseline", type=(float, float), default=(0.05, 0.20), show_default=True,
+              help="Stereo baseline range, metres (uniform).")
+@click.option("--focal", type=(float, float), default=(16.0, 28.0), show_default=True,
+              help="IR focal length range, mm on a 36 mm wide sensor (uniform).")
+@click.option("--ir-size", type=(int, int), default=(720, 960), show_default=True,
+              help="IR image size H W, pixels (before --scale).")
+@click.option("--rgb-size", type=(int, int), default=(960, 1280), show_default=True,
+              help="RGB image size H W, pixels (before --scale).")
+@click.option("--ir-bit-depth", type=click.Choice(["8", "10", "random"]), default="random", show_default=True,
+              help="IR sensor bit depth: 8 (uint8) or 10 (uint16), or random per sample.")
+@click.option("--pattern", type=click.Choice(["random", "uniform", "blue_noise", "d4xx"]), default="random",
+              show_default=True, help="Projector dot pattern kind (random = drawn per sample).")
+@click.option("--scene-source", type=click.Choice(SCENE_SOURCES), default="procedural", show_default=True,
+              hidden=True, help="procedural scenes, or an analytic test scene (tests, debugging).")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+def render(n_scenes: int, samples_text: str, out: Path, unit_views: int | None, quality: str, scale: float,
+           seed: int, workers: int, device: str, baseline, focal, ir_size, rgb_size, ir_bit_depth: str,
+           pattern: str, scene_source: str, no_progress: bool) -> None:
+    """Render N scenes x views through a randomized active-stereo rig (projected dot pattern, IR pair,
+    RGB, exact planar depth, disparity, material and instance masks) into raw shards in OUT.
+
+    Resumable: a rerun with the same options skips finished shards and redoes unfinished ones.
+    Exits 1 if any scene failed (each failure is reported with its scene id and reason).
+    """
+    from synth.render import LockError, RenderConfig, RenderInputError, default_unit_views, parse_count, run_render
+    from synth.rig import RigRanges
+    from synth.shards import DatasetError
+
+    try:
+        n_samples = parse_count(samples_text)
+        ranges = RigRanges(baseline_m=tuple(baseline), focal_mm=tuple(focal), ir_size=tuple(ir_size),
+                           rgb_size=tuple(rgb_size), scale=scale)
+        cfg = RenderConfig(
+            out=out, scenes=n_scenes, samples=n_samples,
+            unit_views=unit_views or default_unit_views(n_scenes, n_samples), quality=quality, scale=scale,
+            seed=seed, workers=workers, device=device, ranges=ranges,
+            ir_bit_depth=None if ir_bit_depth == "random" else int(ir_bit_depth),
+            pattern_kind=None if pattern == "random" else pattern, scene_source=scene_source,
+            progress=not no_progress)
+        cfg.validate()
+    except RenderInputError as exc:
+        raise RenderUsageError(_option_hint(str(exc))) from None
+    try:
+        summary = run_render(cfg)
+    except LockError as exc:
+        raise click.ClickException(str(exc)) from None
+    except DatasetError as exc:
+        raise click.ClickException(str(exc)) from None
+    stages = ", ".join(f"{k} {v / max(1, summary.rendered_samples):.2f}s"
+                       for k, v in sorted(summary.stage_seconds.items()))
+    click.echo(f"rendered {summary.rendered_samples} samples into {summary.shards_written} shards "
+               f"({summary.skipped_units} of {summary.planned_units} units already done) in "
+               f"{summary.seconds:.1f}s; per sample: {stages or '-'}")
+    if summary.failures:
+        for f in summary.failures:
+            click.echo(f"FAILED {f}", err=True)
+        sys.exit(1)
+
+
+def _option_hint(message: str) -> str:
+    """Map rig-range field names in messages to the CLI options that set them."""
+    for field, opt in (("baseline_m", "--baseline"), ("focal_mm", "--focal"), ("ir_size", "--ir-size"),
+                       ("rgb_size", "--rgb-size"), ("scale", "--scale")):
+        if message.startswith(field):
+            return f"{opt}: {message}"
+    return message

@@ -1,0 +1,116 @@
+"""Quality presets of the renderer (pure Python) and their measured cost.
+
+Each preset gives Cycles settings for the three kinds of render in a sample:
+* ``rgb``: the RGB frame (denoised with OpenImageDenoise, adaptive sampling),
+* ``ir``: each IR frame (NO denoiser, it smears the dots; few samples and bounces, but enough
+  transmission bounces to see through glass),
+* ``gt``: the ground-truth pass render (1 sample, 0 bounces, box filter 0.01 px: exact first hit at
+  the pixel centre, no antialiasing).
+``SECONDS_PER_SAMPLE`` is measured by ``benchmarks/render_speed.py`` on a 2-core CPU at full
+resolution; the farm planner estimates CPU-hours from it.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+
+@dataclass(frozen=True)
+class PassSettings:
+    """Cycles settings of one render (samples per pixel, bounce limits, denoise, filter)."""
+
+    samples: int
+    max_bounces: int
+    diffuse_bounces: int
+    glossy_bounces: int
+    transmission_bounces: int
+    transparent_bounces: int
+    denoise: bool = False
+    adaptive_threshold: float = 0.0  # 0 = adaptive sampling off
+    filter_type: str = "BLACKMAN_HARRIS"
+    filter_width_px: float = 1.5
+    clamp_indirect: float = 10.0
+    tile_size: int = 2048
+    denoise_quality: str = "BALANCED"  # OIDN: FAST | BALANCED | HIGH
+    denoise_prefilter: str = "FAST"  # OIDN albedo/normal prefilter: NONE | FAST | ACCURATE
+    light_tree: bool = False  # off: cheaper with the few lights of a room, favours the projector in IR
+
+    def to_meta(self) -> dict:
+        return asdict(self)
+
+
+GT_PASS = PassSettings(samples=1, max_bounces=0, diffuse_bounces=0, glossy_bounces=0,
+                       transmission_bounces=0, transparent_bounces=0, filter_type="BOX",
+                       filter_width_px=0.01)
+POINT_SAMPLED = {"filter_type": "BOX", "filter_width_px": 0.01}
+
+
+@dataclass(frozen=True)
+class Quality:
+    name: str
+    rgb: PassSettings
+    ir: PassSettings
+    gt: PassSettings = GT_PASS
+    # True: no separate GT renders; the RGB and IR renders are point-sampled at pixel centres
+    # (0.01 px box filter, no antialiasing) and their own Depth/Index passes are the GT.
+    gt_from_main: bool = False
+
+    def to_meta(self) -> dict:
+        return {"name": self.name, "rgb": self.rgb.to_meta(), "ir": self.ir.to_meta(),
+                "gt": "from the RGB/IR renders (point-sampled)" if self.gt_from_main else self.gt.to_meta()}
+
+
+PRESETS: dict[str, Quality] = {
+    # quick looks: point-sampled (aliased) renders that double as GT, 1 spp, fast denoiser on RGB
+    "preview": Quality(
+        "preview",
+        rgb=PassSettings(samples=1, max_bounces=2, diffuse_bounces=1, glossy_bounces=1,
+                         transmission_bounces=2, transparent_bounces=2, denoise=True,
+                         denoise_quality="FAST", **POINT_SAMPLED),
+        ir=PassSettings(samples=1, max_bounces=2, diffuse_bounces=0, glossy_bounces=1,
+                        transmission_bounces=2, transparent_bounces=2, **POINT_SAMPLED),
+        gt_from_main=True,
+    ),
+    # training data: antialiased RGB (8 spp + OIDN) and IR (4 spp, no denoiser), separate exact GT
+    "default": Quality(
+        "default",
+        rgb=PassSettings(samples=8, max_bounces=4, diffuse_bounces=1, glossy_bounces=2,
+                         transmission_bounces=4, transparent_bounces=4, denoise=True,
+                         denoise_quality="BALANCED"),
+        ir=PassSettings(samples=4, max_bounces=4, diffuse_bounces=1, glossy_bounces=2,
+                        transmission_bounces=4, transparent_bounces=4),
+    ),
+    # figures: many samples, deeper paths, light tree, best denoiser
+    "paper": Quality(
+        "paper",
+        rgb=PassSettings(samples=64, max_bounces=8, diffuse_bounces=3, glossy_bounces=4,
+                         transmission_bounces=8, transparent_bounces=8, denoise=True,
+                         adaptive_threshold=0.02, denoise_quality="HIGH", denoise_prefilter="ACCURATE",
+                         light_tree=True),
+        ir=PassSettings(samples=16, max_bounces=6, diffuse_bounces=2, glossy_bounces=4,
+                        transmission_bounces=8, transparent_bounces=8, light_tree=True),
+    ),
+}
+
+# Measured by benchmarks/render_speed.py at full resolution (IR 720x960, RGB 960x1280), one procedural
+# scene, on the shared 2-core CPU machine (1-min load average 5.7-6.8 from other jobs during the run).
+# CPU_SECONDS_PER_SAMPLE: core-seconds of one complete sample (render threads + pattern, noise,
+# encode+write, scene build amortised): what a farm planner multiplies by the sample count.
+# SECONDS_PER_SAMPLE: wall seconds on 2 otherwise idle cores (render CPU / 2 + single-threaded parts).
+# WALL_SECONDS_LOADED: what the benchmark actually saw on the loaded machine.
+CPU_SECONDS_PER_SAMPLE: dict[str, float] = {"preview": 8.1, "default": 43.3, "paper": 359.8}
+SECONDS_PER_SAMPLE: dict[str, float] = {"preview": 4.3, "default": 21.9, "paper": 180.2}
+WALL_SECONDS_LOADED: dict[str, float] = {"preview": 13.8, "default": 76.3, "paper": 580.6}
+BYTES_PER_SAMPLE: dict[str, int] = {"preview": 9_239_893, "default": 9_200_640, "paper": 8_632_320}
+
+
+def get(name: str) -> Quality:
+    """Preset by name; ValueError naming the option if unknown."""
+    if name not in PRESETS:
+        raise ValueError(f"--quality {name!r} unknown; choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def with_samples(q: Quality, rgb: int | None = None, ir: int | None = None) -> Quality:
+    """A copy with other sample counts (tests use 1-8 samples)."""
+    return replace(q, rgb=replace(q.rgb, samples=rgb or q.rgb.samples),
+                   ir=replace(q.ir, samples=ir or q.ir.samples))

@@ -1,0 +1,132 @@
+"""Worker process: build ONE scene in Blender and render its pending units into shards.
+
+Run by :mod:`synth.render` as ``python -m synth.worker JOB.json``. Events go as JSON lines to the
+file descriptor in ``$LBD_EVENT_FD`` (stdout if unset): ``built``, ``sample`` (with per-stage
+timings), ``shard``, ``error`` (scene id, unit, reason). Exit code 0 = every unit written.
+The worker dies with its parent (Linux PR_SET_PDEATHSIG), so a killed driver leaves no orphan writer.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+
+import numpy as np
+
+
+class Events:
+    """JSON-lines event channel to the driver."""
+
+    def __init__(self) -> None:
+        fd = os.environ.get("LBD_EVENT_FD")
+        self.stream = os.fdopen(int(fd), "w", buffering=1) if fd else sys.stdout
+
+    def send(self, event: str, **data) -> None:
+        self.stream.write(json.dumps({"event": event, **data}) + "\n")
+        self.stream.flush()
+
+
+def die_with_parent() -> None:
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def build(job: dict):
+    """Build the job's scene; returns (BuiltScene, viewpoint function (n, rng) -> list of 4x4)."""
+    source = job["scene_source"]
+    scene_id = int(job["scene_id"])
+    if source.startswith("test:"):
+        from synth.blender.test_scenes import build_test_scene
+
+        built = build_test_scene(source.split(":", 1)[1], distance=2.0, scene_id=scene_id)
+        return built, lambda n, rng: [np.eye(4) for _ in range(n)]
+    import bpy
+
+    import scenes
+    from synth.blender.build_scene import build_scene
+    from synth.blender.viewpoints import sample_viewpoints
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    built = build_scene(scenes.generate(scene_id, int(job["seed"])))
+    return built, lambda n, rng: sample_viewpoints(built, n, rng)
+
+
+def run(job: dict, events: Events) -> int:
+    from synth import quality
+    from synth.blender.render_view import ViewRenderer
+    from synth.rig import RigRanges
+
+    scene_id = int(job["scene_id"])
+    t0 = time.perf_counter()
+    try:
+        built, viewpoints = build(job)
+    except Exception as exc:  # report and give up on this scene only
+        events.send("error", scene_id=scene_id, reason=f"scene {scene_id} failed to build: "
+                    f"{type(exc).__name__}: {exc}")
+        traceback.print_exc()
+        return 2
+    build_s = time.perf_counter() - t0
+    events.send("built", scene_id=scene_id, seconds=build_s)
+    ranges = RigRanges(**{k: tuple(v) if isinstance(v, list) else v for k, v in job["ranges"].items()})
+    workdir = tempfile.mkdtemp(prefix=f"lbd-s{scene_id:05d}-{os.getpid()}-", dir=os.path.join(job["out"], ".tmp"))
+    renderer = ViewRenderer(built, quality.get(job["quality"]), ranges, workdir, device=job["device"],
+                            threads=int(job["threads"]), ir_bit_depth=job["ir_bit_depth"],
+                            pattern_kind=job["pattern_kind"])
+    try:
+        return _render_units(job, events, renderer, viewpoints, build_s)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _render_units(job: dict, events: Events, renderer, viewpoints, build_s: float) -> int:
+    from synth.shards import ShardWriter
+
+    scene_id = int(job["scene_id"])
+    n_views = sum(u["view_count"] for u in job["units"])
+    failed = 0
+    for unit in job["units"]:
+        rng = np.random.default_rng([int(job["seed"]), scene_id, int(unit["view_start"]), 7])
+        try:
+            poses = viewpoints(unit["view_count"], rng)
+            with ShardWriter(job["out"], f"raw-{unit['shard_index']:06d}", extra={"unit": unit}) as writer:
+                for i, pose in enumerate(poses):
+                    view_id = int(unit["view_start"]) + i
+                    t1 = time.perf_counter()
+                    sample, timings = renderer.render_sample(int(job["seed"]), scene_id, view_id, pose)
+                    timings["scene_build"] = build_s / n_views
+                    t2 = time.perf_counter()
+                    sample["meta"]["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
+                    writer.add(sample)
+                    timings["encode_write"] = time.perf_counter() - t2
+                    timings["total"] = time.perf_counter() - t1 + timings["scene_build"]
+                    events.send("sample", key=sample["__key__"], timings=timings)
+            events.send("shard", name=writer.name, samples=len(writer.keys))
+        except Exception as exc:
+            failed += 1
+            events.send("error", scene_id=scene_id, reason=f"scene {scene_id} unit {unit['shard_index']} "
+                        f"failed: {type(exc).__name__}: {exc}")
+            traceback.print_exc()
+    return 1 if failed else 0
+
+
+def main(argv: list[str]) -> int:
+    die_with_parent()
+    if len(argv) != 1:
+        print("usage: python -m synth.worker JOB.json", file=sys.stderr)
+        return 64
+    with open(argv[0]) as f:
+        job = json.load(f)
+    return run(job, Events())
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
