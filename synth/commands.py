@@ -47,16 +47,40 @@ class RenderUsageError(click.UsageError):
 @click.option("--scene-source", type=click.Choice(SCENE_SOURCES), default="procedural", show_default=True,
               hidden=True, help="procedural scenes, or an analytic test scene (tests, debugging).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the plan (scenes, samples, units, CPU-hours, disk) and write only plan.json.")
+@click.option("--calibrate", is_flag=True,
+              help="With --dry-run: measure seconds per sample on this machine (renders 2 throw-away samples).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: a process pool on this machine; ray: one Ray task per unit on a Ray cluster.")
+@click.option("--address", default=None,
+              help="Ray cluster address (host:port or ray://host:port); default: start a local cluster.")
+@click.option("--array-index", type=int, default=None,
+              help="Render only slice I of --array-size N of the plan (e.g. $SLURM_ARRAY_TASK_ID).")
+@click.option("--array-size", type=int, default=None, help="Number of array slices N (e.g. the Slurm array size).")
+@click.option("--retries", type=click.IntRange(0), default=1, show_default=True,
+              help="Retries of a failed scene/unit before it is reported as failed.")
+@click.option("--cpus-per-unit", type=click.IntRange(1), default=2, show_default=True,
+              help="Ray: CPUs reserved per unit (Cycles threads of its worker).")
+@click.option("--blender", "blender_bin", default=None,
+              help="Run workers under this Blender binary (blender -b --python ...) instead of the bpy module.")
+@click.option("--force", is_flag=True,
+              help="Replace a plan.json/dataset config made with other arguments (shards already written stay).")
 def render(n_scenes: int, samples_text: str, out: Path, unit_views: int | None, quality: str, scale: float,
            seed: int, workers: int, device: str, baseline, focal, ir_size, rgb_size, ir_bit_depth: str,
-           pattern: str, scene_source: str, no_progress: bool) -> None:
+           pattern: str, scene_source: str, no_progress: bool, dry_run: bool, calibrate: bool, executor: str,
+           address: str | None, array_index: int | None, array_size: int | None, retries: int,
+           cpus_per_unit: int, blender_bin: str | None, force: bool) -> None:
     """Render N scenes x views through a randomized active-stereo rig (projected dot pattern, IR pair,
     RGB, exact planar depth, disparity, material and instance masks) into raw shards in OUT.
 
     Resumable: a rerun with the same options skips finished shards and redoes unfinished ones.
     Exits 1 if any scene failed (each failure is reported with its scene id and reason).
+    On a farm: --dry-run first, then --executor ray, or one --array-index per array job (see README).
     """
-    from synth.render import LockError, RenderConfig, RenderInputError, default_unit_views, parse_count, run_render
+    from synth import farm
+    from synth.render import (LockError, RenderConfig, RenderInputError, default_unit_views, parse_count,
+                              plan_units, run_render)
     from synth.rig import RigRanges
     from synth.shards import DatasetError
 
@@ -70,15 +94,31 @@ def render(n_scenes: int, samples_text: str, out: Path, unit_views: int | None, 
             seed=seed, workers=workers, device=device, ranges=ranges,
             ir_bit_depth=None if ir_bit_depth == "random" else int(ir_bit_depth),
             pattern_kind=None if pattern == "random" else pattern, scene_source=scene_source,
-            progress=not no_progress)
+            progress=not no_progress, blender=blender_bin)
+        array = _array_slice(array_index, array_size)
+        if executor == "ray" and array:
+            raise RenderInputError("--executor ray and --array-index/--array-size exclude each other")
+        if dry_run:
+            units = plan_units(cfg.scenes, cfg.samples, cfg.unit_views)
+            if calibrate:
+                cfg.validate()
+            sps = farm.calibrate(cfg) if calibrate else None
+            farm.write_plan(cfg, units, force=force)
+            click.echo(farm.dry_run_text(cfg, units, sps, "this machine (--calibrate)" if calibrate else
+                                         "2-core CPU (measured, synth/quality.py)"))
+            return
         cfg.validate()
     except RenderInputError as exc:
         raise RenderUsageError(_option_hint(str(exc))) from None
     try:
-        summary = run_render(cfg)
-    except LockError as exc:
-        raise click.ClickException(str(exc)) from None
-    except DatasetError as exc:
+        if executor == "ray":
+            summary = farm.run_render_ray(cfg, address=address, retries=retries, cpus_per_unit=cpus_per_unit,
+                                          force=force)
+        else:
+            summary = run_render(cfg, array=array, retries=retries, force=force)
+    except (farm.PlanMismatchError, farm.RayUnavailableError, farm.DiskSpaceError) as exc:
+        raise RenderUsageError(str(exc)) from None
+    except (LockError, DatasetError) as exc:
         raise click.ClickException(str(exc)) from None
     stages = ", ".join(f"{k} {v / max(1, summary.rendered_samples):.2f}s"
                        for k, v in sorted(summary.stage_seconds.items()))
@@ -89,6 +129,20 @@ def render(n_scenes: int, samples_text: str, out: Path, unit_views: int | None, 
         for f in summary.failures:
             click.echo(f"FAILED {f}", err=True)
         sys.exit(1)
+
+
+def _array_slice(index: int | None, size: int | None) -> tuple[int, int] | None:
+    """(index, size) of an array job, or None; both options or neither."""
+    from synth.farm import slice_units
+
+    if index is None and size is None:
+        return None
+    if index is None or size is None:
+        from synth.render import RenderInputError
+
+        raise RenderInputError("--array-index and --array-size go together")
+    slice_units([], index, size)  # validates the range
+    return index, size
 
 
 def _option_hint(message: str) -> str:

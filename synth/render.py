@@ -135,6 +135,7 @@ class RenderConfig:
     pattern_kind: str | None = None
     scene_source: str = "procedural"
     progress: bool = True
+    blender: str | None = None  # run workers under this Blender binary instead of the bpy module
 
     def dataset_config(self) -> dict:
         return {"scenes": self.scenes, "samples": self.samples, "views_per_scene": self.unit_views,
@@ -251,13 +252,6 @@ class RunSummary:
     build_seconds: list[float] = field(default_factory=list)
 
 
-def pending_units(cfg: RenderConfig) -> tuple[list[Unit], list[Unit]]:
-    """(all units, units whose shard is not yet recorded) for ``cfg.out``."""
-    units = plan_units(cfg.scenes, cfg.samples, cfg.unit_views)
-    done = set(read_records(cfg.out)) if (cfg.out / "records").is_dir() else set()
-    return units, [u for u in units if u.shard not in done]
-
-
 def _group_by_scene(units: list[Unit]) -> dict[int, list[Unit]]:
     groups: dict[int, list[Unit]] = {}
     for u in units:
@@ -270,6 +264,16 @@ def _job(cfg: RenderConfig, scene_id: int, units: list[Unit], threads: int) -> d
             "quality": cfg.quality, "seed": cfg.seed, "ranges": cfg.ranges.to_dict(), "device": cfg.device,
             "threads": threads, "ir_bit_depth": cfg.ir_bit_depth, "pattern_kind": cfg.pattern_kind,
             "scene_source": cfg.scene_source, "config": cfg.dataset_config()}
+
+
+def worker_command(blender: str | None, job_path: Path) -> list[str]:
+    """argv of a worker: ``python -m synth.worker JOB`` or, under a Blender binary,
+    ``blender -b --python-use-system-env --python synth/worker.py -- JOB`` (PYTHONPATH must reach this
+    checkout and a site-packages with numpy<2, OpenCV, OpenEXR: see the README's farm section)."""
+    if blender is None:
+        return [sys.executable, "-m", "synth.worker", str(job_path)]
+    return [blender, "-b", "--factory-startup", "--python-use-system-env", "--python-exit-code", "1",
+            "--python", str(ROOT / "synth" / "worker.py"), "--", str(job_path)]
 
 
 class _Worker:
@@ -288,7 +292,7 @@ class _Worker:
         r, w = os.pipe()
         env = dict(os.environ, LBD_EVENT_FD=str(w), PYTHONPATH=str(ROOT) + os.pathsep
                    + os.environ.get("PYTHONPATH", ""))
-        self.proc = subprocess.Popen([sys.executable, "-m", "synth.worker", str(self.job_path)], cwd=ROOT,
+        self.proc = subprocess.Popen(worker_command(cfg.blender, self.job_path), cwd=ROOT,
                                      stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      pass_fds=(w,), env=env, start_new_session=False)
         os.close(w)
@@ -338,65 +342,113 @@ def remove_dead_leftovers(out: Path) -> int:
     return removed
 
 
-def run_render(cfg: RenderConfig) -> RunSummary:
-    """Validate, lock, plan, and render every pending unit; failures are collected, not raised."""
-    from tqdm import tqdm
+def run_render(cfg: RenderConfig, *, array: tuple[int, int] | None = None, retries: int = 0,
+               force: bool = False) -> RunSummary:
+    """Validate, plan, and render every pending unit of this run; failures are collected, not raised.
+
+    ``array=(i, n)`` renders only slice i of n of the plan (farm array jobs): slices share the output
+    directory, so instead of the directory lock each unit is leased (see :mod:`synth.farm`).
+    A scene whose worker fails is retried ``retries`` times (only its unfinished units).
+    """
+    from contextlib import nullcontext
+
+    from synth import farm
 
     cfg.validate()
     t_start = time.perf_counter()
-    with OutputLock(cfg.out):
-        init_dataset(cfg.out, "raw", cfg.dataset_config())
+    units = plan_units(cfg.scenes, cfg.samples, cfg.unit_views)
+    mine = farm.slice_units(units, *array) if array else units
+    with (nullcontext() if array else OutputLock(cfg.out)):
+        init_dataset(cfg.out, "raw", cfg.dataset_config(), force=force)
+        farm.write_plan(cfg, units, force=force)
+        farm.check_disk_space(cfg, mine)
         remove_dead_leftovers(cfg.out)
-        units, todo = pending_units(cfg)
-        summary = RunSummary(planned_units=len(units), skipped_units=len(units) - len(todo))
-        groups = _group_by_scene(todo)
-        queue = sorted(groups)
-        cores = os.cpu_count() or 1
-        n_parallel = min(cfg.workers, max(1, len(queue)))
-        threads = max(1, cores // n_parallel)
-        total = sum(u.view_count for u in todo)
-        bar = tqdm(total=total, unit="sample", desc="render", disable=not cfg.progress, smoothing=0.1)
-        running: dict[int, _Worker] = {}
-        sel = selectors.DefaultSelector()
-        try:
-            while queue or running:
-                while queue and len(running) < n_parallel:
-                    sid = queue.pop(0)
-                    w = _Worker(cfg, sid, groups[sid], threads)
-                    running[sid] = w
-                    sel.register(w.pipe, selectors.EVENT_READ, w)
-                for key, _ in sel.select(timeout=1.0):
-                    w: _Worker = key.data
-                    for ev in w.read_events():
-                        kind = ev.get("event")
-                        if kind == "sample":
-                            bar.update(1)
-                            summary.rendered_samples += 1
-                            for stage, sec in ev.get("timings", {}).items():
-                                summary.stage_seconds[stage] = summary.stage_seconds.get(stage, 0.0) + sec
-                        elif kind == "built":
-                            summary.build_seconds.append(float(ev.get("seconds", 0.0)))
-                        elif kind == "shard":
-                            summary.shards_written += 1
-                        elif kind == "error":
-                            w.errors.append(ev.get("reason", "?"))
-                        elif kind == "eof":
-                            sel.unregister(w.pipe)
-                            rc = w.proc.wait()
-                            if rc != 0:
-                                reason = "; ".join(w.errors) or (
-                                    f"worker exited with code {rc}"
-                                    + (f" (killed by signal {-rc})" if rc < 0 else "")
-                                    + f"; log {w.log_path}: {w.tail_log()}")
-                                summary.failures.append(f"scene {w.scene_id}: {reason}")
-                                bar.write(f"scene {w.scene_id} FAILED: {reason}")
-                            w.close()
-                            del running[w.scene_id]
-        finally:
-            for w in running.values():
-                w.proc.kill()
-                w.proc.wait()
-                w.close()
-            bar.close()
+        done = set(read_records(cfg.out))
+        todo = [u for u in mine if u.shard not in done]
+        summary = RunSummary(planned_units=len(mine), skipped_units=len(mine) - len(todo))
+        _run_local(cfg, todo, summary, retries)
         summary.seconds = time.perf_counter() - t_start
     return summary
+
+
+def _run_local(cfg: RenderConfig, todo: list[Unit], summary: RunSummary, retries: int) -> None:
+    """Process pool: one worker process per scene (its pending units), ``cfg.workers`` at a time."""
+    from tqdm import tqdm
+
+    from synth import farm
+
+    groups = _group_by_scene(todo)
+    queue = sorted(groups)
+    attempts = {sid: 0 for sid in queue}
+    cores = os.cpu_count() or 1
+    n_parallel = min(cfg.workers, max(1, len(queue)))
+    threads = max(1, cores // n_parallel)
+    bar = tqdm(total=sum(u.view_count for u in todo), unit="sample", desc="render", disable=not cfg.progress,
+               smoothing=0.1)
+    running: dict[int, _Worker] = {}
+    sel = selectors.DefaultSelector()
+    try:
+        while queue or running:
+            while queue and len(running) < n_parallel:
+                sid = queue.pop(0)
+                leased = [u for u in groups[sid] if farm.take_lease(cfg.out, u)]
+                if not leased:  # every unit is being rendered by another executor
+                    continue
+                attempts[sid] += 1
+                w = _Worker(cfg, sid, leased, threads)
+                running[sid] = w
+                sel.register(w.pipe, selectors.EVENT_READ, w)
+            for key, _ in sel.select(timeout=1.0):
+                w: _Worker = key.data
+                for ev in w.read_events():
+                    kind = ev.get("event")
+                    if kind == "sample":
+                        bar.update(1)
+                        summary.rendered_samples += 1
+                        for stage, sec in ev.get("timings", {}).items():
+                            summary.stage_seconds[stage] = summary.stage_seconds.get(stage, 0.0) + sec
+                    elif kind == "built":
+                        summary.build_seconds.append(float(ev.get("seconds", 0.0)))
+                    elif kind == "shard":
+                        summary.shards_written += 1
+                        for u in w.units:
+                            if u.shard == ev.get("name"):
+                                farm.clear_state(cfg.out, u)
+                    elif kind == "error":
+                        w.errors.append(ev.get("reason", "?"))
+                    elif kind == "eof":
+                        sel.unregister(w.pipe)
+                        _finish_worker(cfg, w, summary, bar, attempts, retries, queue, groups)
+                        del running[w.scene_id]
+    finally:
+        for w in running.values():
+            w.proc.kill()
+            w.proc.wait()
+            w.close()
+        bar.close()
+
+
+def _finish_worker(cfg: RenderConfig, w: _Worker, summary: RunSummary, bar, attempts: dict, retries: int,
+                   queue: list[int], groups: dict[int, list[Unit]]) -> None:
+    """Reap a worker: record failed units, and requeue its scene if retries are left."""
+    from synth import farm
+
+    rc = w.proc.wait()
+    w.close()
+    if rc == 0:
+        return
+    reason = "; ".join(w.errors) or (
+        f"worker exited with code {rc}" + (f" (killed by signal {-rc})" if rc < 0 else "")
+        + f"; log {w.log_path}: {w.tail_log()}")
+    done = set(read_records(cfg.out))
+    unfinished = [u for u in w.units if u.shard not in done]
+    for u in unfinished:
+        farm.mark_failed(cfg.out, u, reason)
+    if unfinished and attempts[w.scene_id] <= retries:
+        bar.write(f"scene {w.scene_id} failed (attempt {attempts[w.scene_id]} of {retries + 1}), "
+                  f"retrying: {reason}", file=sys.stderr)
+        groups[w.scene_id] = unfinished
+        queue.append(w.scene_id)
+        return
+    summary.failures.append(f"scene {w.scene_id}: {reason}")
+    bar.write(f"scene {w.scene_id} FAILED: {reason}", file=sys.stderr)

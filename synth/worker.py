@@ -92,7 +92,7 @@ def _render_units(job: dict, events: Events, renderer, viewpoints, build_s: floa
 
     scene_id = int(job["scene_id"])
     n_views = sum(u["view_count"] for u in job["units"])
-    failed = 0
+    failed = samples_done = 0
     for unit in job["units"]:
         rng = np.random.default_rng([int(job["seed"]), scene_id, int(unit["view_start"]), 7])
         try:
@@ -109,6 +109,8 @@ def _render_units(job: dict, events: Events, renderer, viewpoints, build_s: floa
                     timings["encode_write"] = time.perf_counter() - t2
                     timings["total"] = time.perf_counter() - t1 + timings["scene_build"]
                     events.send("sample", key=sample["__key__"], timings=timings)
+                    samples_done += 1
+                    maybe_inject_fault(samples_done)
             events.send("shard", name=writer.name, samples=len(writer.keys))
         except Exception as exc:
             failed += 1
@@ -118,8 +120,25 @@ def _render_units(job: dict, events: Events, renderer, viewpoints, build_s: floa
     return 1 if failed else 0
 
 
+def maybe_inject_fault(samples_done: int) -> None:
+    """Fault injection for tests of the farm layer: with ``LBD_FAULT_KILL_AFTER=N`` and
+    ``LBD_FAULT_MARKER=PATH``, the first worker to reach N samples creates PATH and kills itself
+    (SIGKILL, like a machine that dies); later workers find PATH and carry on."""
+    after, marker = os.environ.get("LBD_FAULT_KILL_AFTER"), os.environ.get("LBD_FAULT_MARKER")
+    if after is None or marker is None or samples_done < int(after):
+        return
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return
+    os.close(fd)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 def main(argv: list[str]) -> int:
     die_with_parent()
+    if "--" in argv:  # under a Blender binary: blender -b --python synth/worker.py -- JOB.json
+        argv = argv[argv.index("--") + 1:]
     if len(argv) != 1:
         print("usage: python -m synth.worker JOB.json", file=sys.stderr)
         return 64
@@ -129,4 +148,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    if "--" in sys.argv:  # run as a script by a Blender binary: make this checkout importable
+        sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     sys.exit(main(sys.argv[1:]))
