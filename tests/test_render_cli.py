@@ -32,7 +32,7 @@ def children(pid: int) -> list[int]:
 def test_killed_run_resumes_without_missing_or_duplicates(tmp_path):
     out = tmp_path / "raw"
     args = ["render", "--scenes", "2", "--samples", "4", "--views-per-scene", "1", "--out", str(out),
-            "--workers", "1", "--seed", "5", *FAST]
+            "--workers", "1", "--seed", "5", "--retries", "0", *FAST]
     proc = subprocess.Popen([sys.executable, "cli.py", *args], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     first = out / "records" / "raw-000000.json"
