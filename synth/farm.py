@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from synth import quality as quality_mod
-from synth.render import RenderConfig, RenderInputError, Unit, plan_units
+from synth.render import RenderConfig, RenderInputError, Unit, pid_alive, plan_units
 from synth.shards import atomic_write_bytes, atomic_write_json, read_records
 
 PLAN = "plan.json"
@@ -125,16 +125,6 @@ def unit_state_path(out: Path, unit: Unit) -> Path:
     return Path(out) / UNITS / f"unit-{unit.shard_index:06d}.json"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def read_state(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text())
@@ -147,7 +137,7 @@ def lease_is_live(state: dict | None) -> bool:
     if not state or state.get("state") != "running":
         return False
     if state.get("host") == socket.gethostname():
-        return _pid_alive(int(state.get("pid", -1)))
+        return pid_alive(int(state.get("pid", -1)))
     return time.time() - float(state.get("since", 0)) < STALE_LEASE_S
 
 

@@ -181,7 +181,7 @@ def check_device_subprocess(device: str) -> None:
 # ---------------------------------------------------------------- output directory lock
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -211,7 +211,7 @@ class OutputLock:
                 except (OSError, json.JSONDecodeError):
                     other = {}
                 if other.get("host") == me["host"] and isinstance(other.get("pid"), int) \
-                        and not _pid_alive(other["pid"]):
+                        and not pid_alive(other["pid"]):
                     self.path.unlink(missing_ok=True)  # stale: its process is gone
                     continue
                 raise LockError(
@@ -333,7 +333,7 @@ def remove_dead_leftovers(out: Path) -> int:
         m = (re.fullmatch(rf".+\.{re.escape(host)}\.(\d+)\.partial", path.name)
              or re.fullmatch(r"job-s\d+-(\d+)\.json", path.name)
              or re.fullmatch(r"lbd-s\d+-(\d+)-\w+", path.name))  # a worker's scratch directory
-        if m and not _pid_alive(int(m.group(1))):
+        if m and not pid_alive(int(m.group(1))):
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             else:
