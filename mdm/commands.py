@@ -1,0 +1,170 @@
+"""CLI commands ``train``, ``eval`` and ``complete`` (registered in cli.py as mdm.commands:train,
+mdm.commands:eval_cmd, mdm.commands:complete). Thin wrappers: parse, call the package, turn bad input
+into click errors."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+SIZE_HELP = "training crop H x W in px, multiples of 14"
+
+
+def _clean(exc: Exception) -> str:
+    """Message of an exception; for one re-raised from a DataLoader worker, its original last line."""
+    msg = str(exc)
+    if "Original Traceback" in msg:
+        last = [line for line in msg.strip().splitlines() if line.strip()][-1]
+        msg = last.split(": ", 1)[1] if ": " in last and last.split(": ", 1)[0].endswith(("Error", "Exception")) else last
+    return msg
+
+
+def _user_errors():
+    from mdm.checkpoint import CheckpointError
+    from mdm.complete import CompletionInputError
+    from synth.shards import DatasetError
+    return (CheckpointError, CompletionInputError, DatasetError, ValueError, FileNotFoundError)
+
+
+def _parse_size(ctx, param, value: str | None):
+    if value is None:
+        return None
+    try:
+        h, w = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not HxW (e.g. 168x224)") from None
+    if h <= 0 or w <= 0 or h % 14 or w % 14:
+        raise click.BadParameter(f"{value!r}: both sides must be positive multiples of 14 px")
+    return (h, w)
+
+
+@click.command()
+@click.option("--data", "data", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="dataset directory with manifest.json (repeat for several)")
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="run directory: last.pt, step_XXXXXX.pt, log.csv, loss.png")
+@click.option("--model", type=click.Choice(["tiny", "small", "base", "large"]), default=None,
+              help="model size  [default: tiny; on --resume the checkpoint's]")
+@click.option("--steps", type=click.IntRange(1), default=1000, show_default=True,
+              help="total optimiser steps (on --resume: train up to this step)")
+@click.option("--batch", type=click.IntRange(1), default=8, show_default=True, help="samples per step per rank")
+@click.option("--device", default="cpu", show_default=True, help="torch device: cpu, cuda, cuda:N")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of init, data order, augmentation")
+@click.option("--resume", is_flag=True, help="continue RUN/last.pt (data stream, LR schedule and options "
+              "from the checkpoint; --steps, --device, --workers, --ckpt-every may change)")
+@click.option("--workers", type=click.IntRange(0), default=2, show_default=True,
+              help="DataLoader worker processes per rank")
+@click.option("--lr-encoder", type=float, default=1e-5, show_default=True,
+              help="peak encoder LR (linear warm-up from 0); ~3e-4 when training from scratch")
+@click.option("--lr-decoder", type=float, default=1e-4, show_default=True, help="decoder LR")
+@click.option("--size", callback=_parse_size, default="168x224", show_default=True, help=SIZE_HELP)
+@click.option("--warmup", type=click.IntRange(0), default=None,
+              help="encoder warm-up steps  [default: min(2000, steps/10)]")
+@click.option("--decay-every", type=click.IntRange(1), default=None,
+              help="halve both LRs every N steps  [default: steps/4]")
+@click.option("--bf16/--no-bf16", default=None, help="bf16 autocast  [default: on for CUDA, off on CPU]")
+@click.option("--ckpt-every", type=click.IntRange(1), default=500, show_default=True,
+              help="write step_XXXXXX.pt and last.pt every N steps (and at the end)")
+@click.option("--block-prob", type=click.FloatRange(0, 1), default=0.3, show_default=True,
+              help="share of samples with sensor depth that get block-corrupted GT as input instead")
+@click.option("--buffer", type=click.IntRange(1), default=64, show_default=True,
+              help="shuffle buffer, samples per worker")
+@click.option("--repeats", type=click.IntRange(1), default=4, show_default=True,
+              help="differently augmented examples per decoded sample (decoding is the loader's cost)")
+@click.option("--prior", type=click.Choice(["nearest", "fill", "median"]), default="nearest", show_default=True,
+              help="what the head's log-depth residual is added to: nearest kept pixel, push-pull fill, or "
+                   "the image median (= the released design, network predicts everything)")
+@click.option("--no-depth-skip", is_flag=True, help="decoder sees RGB tokens + UV only (released design)")
+@click.option("--no-augment", is_flag=True, help="centre crop only, no photometric augmentation")
+@click.option("--init-dinov2", type=click.Path(path_type=Path), default=None,
+              help="local DINOv2 ViT/14 state dict to initialise the encoder (never downloaded)")
+@click.option("--threads", type=click.IntRange(0), default=0, show_default=True,
+              help="torch intra-op threads, 0 = torch's default (use 1 on a busy shared CPU)")
+def train(data, out, model, steps, batch, device, seed, resume, workers, lr_encoder, lr_decoder, size,
+          warmup, decay_every, bf16, ckpt_every, block_prob, buffer, repeats, prior, no_depth_skip, no_augment, init_dinov2, threads):
+    """Train an MDM model on shard datasets (L1 depth loss in metres on GT pixels)."""
+    from mdm.train import TrainConfig
+    from mdm.train import train as run
+
+    cfg = TrainConfig(data=[str(d) for d in data], out=str(out), model=model, steps=steps, batch=batch,
+                      device=device, seed=seed, workers=workers, lr_encoder=lr_encoder,
+                      lr_decoder=lr_decoder, size=size, warmup=warmup, decay_every=decay_every, bf16=bf16,
+                      ckpt_every=ckpt_every, block_prob=block_prob, buffer=buffer, repeats=repeats,
+                      prior=prior, depth_skip=not no_depth_skip, augment=not no_augment,
+                      init_dinov2=str(init_dinov2) if init_dinov2 else None, resume=resume,
+                      threads=threads or None)
+    try:
+        result = run(cfg)
+    except _user_errors() as exc:
+        raise click.ClickException(_clean(exc)) from None
+    except RuntimeError as exc:  # errors re-raised from DataLoader workers keep their message
+        if "Original Traceback" in str(exc) and ("DatasetError" in str(exc) or "ShardError" in str(exc)):
+            raise click.ClickException(_clean(exc)) from None
+        raise
+    if os.environ.get("RANK", "0") != "0":
+        return
+    click.echo(f"step {result['step']}: loss {result['loss']:.4f} m, {result['samples_per_s']:.1f} samples/s; "
+               f"checkpoint {out / 'last.pt'}")
+
+
+@click.command("eval")
+@click.option("--ckpt", required=True, type=click.Path(path_type=Path), help="checkpoint (.pt)")
+@click.option("--data", "data", multiple=True, required=True, type=click.Path(path_type=Path),
+              help="test dataset directory (repeat for several)")
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="output directory: metrics.json, metrics.md, images/")
+@click.option("--device", default="cpu", show_default=True, help="torch device")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of the block corruptions")
+@click.option("--max-samples", type=click.IntRange(1), default=None, help="evaluate the first N samples  [default: all]")
+@click.option("--max-side", type=click.IntRange(14), default=640, show_default=True,
+              help="downscale frames so the longer side is at most this many px")
+@click.option("--tokens", type=click.IntRange(1), default=None,
+              help="token budget of the model's grid  [default: the training grid's]")
+@click.option("--images", type=click.IntRange(0), default=4, show_default=True,
+              help="comparison images for the first N samples per protocol")
+@click.option("--protocol", "protocols", multiple=True,
+              type=click.Choice(["sensor", "sensor_holes", "block_easy", "block_medium", "block_hard",
+                                 "block_extreme"]), help="protocols to run  [default: all]")
+def eval_cmd(ckpt, data, out, device, seed, max_samples, max_side, tokens, images, protocols):
+    """Score a checkpoint and the classical fills (nearest, ip_basic, inpaint) on the same inputs."""
+    from mdm.evaluate import PROTOCOLS, evaluate
+
+    try:
+        result = evaluate(ckpt, list(data), out, device=device, seed=seed, max_samples=max_samples,
+                          max_side=max_side, tokens=tokens, images=images,
+                          protocols=protocols or PROTOCOLS)
+    except _user_errors() as exc:
+        raise click.ClickException(_clean(exc)) from None
+    for proto, methods in result["protocols"].items():
+        click.echo(f"{proto:14s} " + "  ".join(f"{m} {v['rmse']:.3f}" for m, v in methods.items()) + "  (RMSE m)")
+    click.echo(f"wrote {out / 'metrics.json'}, {out / 'metrics.md'}, {out / 'images'}")
+
+
+@click.command()
+@click.option("--ckpt", required=True, type=click.Path(path_type=Path), help="checkpoint (.pt)")
+@click.option("--rgb", "rgb", required=True, type=click.Path(path_type=Path), help="RGB image (any size)")
+@click.option("--depth", required=True, type=click.Path(path_type=Path),
+              help="depth image, single channel uint16 (0 = hole), same size as --rgb")
+@click.option("--depth-scale", type=float, default=0.001, show_default=True,
+              help="metres per depth unit (0.001 = millimetres); the output uses the same units")
+@click.option("--out", required=True, type=click.Path(path_type=Path),
+              help="completed uint16 depth PNG; a colourised <out>_preview.png is written beside it")
+@click.option("--intrinsics", type=click.Path(path_type=Path), default=None,
+              help="text file with the RGB camera's 3x3 K (or fx fy cx cy), pixels; writes a point cloud")
+@click.option("--ply", type=click.Path(path_type=Path), default=None,
+              help="point cloud path  [default: <out>.ply when --intrinsics is given]")
+@click.option("--device", default="cpu", show_default=True, help="torch device")
+@click.option("--tokens", type=click.IntRange(1), default=None,
+              help="token budget of the model's grid  [default: the training grid's]")
+def complete(ckpt, rgb, depth, depth_scale, out, intrinsics, ply, device, tokens):
+    """Complete one RGB-D frame at any resolution."""
+    from mdm.complete import complete_frame
+
+    try:
+        result = complete_frame(ckpt, rgb, depth, depth_scale, out, intrinsics=intrinsics, ply=ply,
+                                device=device, tokens=tokens)
+    except _user_errors() as exc:
+        raise click.ClickException(_clean(exc)) from None
+    click.echo(json.dumps(result))

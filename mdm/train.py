@@ -1,0 +1,308 @@
+"""Training loop (MAE ``engine_pretrain`` style): AdamW with encoder/decoder LR groups, encoder linear
+warm-up, step decay, grad clip 1.0, optional bf16 autocast, DDP under torchrun, atomic resumable
+checkpoints, tqdm progress, ``log.csv`` and ``loss.png``. Loss: L1 in metres on pixels with GT."""
+from __future__ import annotations
+
+import csv
+import fnmatch
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from mdm.augment import NO_AUGMENT, AugmentConfig
+from mdm.checkpoint import (CheckpointError, load_checkpoint, load_dinov2, model_from_checkpoint,
+                            save_checkpoint)
+from mdm.data import ShardStream, make_loader, worker_skips
+from mdm.model import MDM, build_model, model_config
+
+PARAM_GROUPS = {"encoder": "encoder.*", "decoder": "decoder.*"}  # glob -> LR group (MoGe style)
+LOG_FIELDS = ("step", "loss", "lr_encoder", "lr_decoder", "samples_per_s", "elapsed_s")
+
+
+@dataclass
+class TrainConfig:
+    """One training run. Sizes in pixels (H, W, multiples of 14); learning rates per optimiser step."""
+
+    data: list[str]
+    out: str
+    model: str | None = None  # default "tiny"; on resume, the checkpoint's
+    steps: int = 1000
+    batch: int = 8
+    device: str = "cpu"
+    seed: int = 0
+    workers: int = 2
+    lr_encoder: float = 1e-5
+    lr_decoder: float = 1e-4
+    size: tuple[int, int] = (168, 224)
+    warmup: int | None = None  # encoder warm-up steps; default min(2000, steps // 10)
+    decay_every: int | None = None  # LR x decay every N steps; default max(1, steps // 4)
+    decay: float = 0.5
+    weight_decay: float = 0.05
+    clip: float = 1.0
+    bf16: bool | None = None  # default: on for CUDA, off on CPU
+    ckpt_every: int = 500
+    block_prob: float = 0.3
+    buffer: int = 64
+    repeats: int = 4  # augmented examples per decoded sample (repeated augmentation)
+    prior: str = "nearest"  # model prior: nearest | fill | median (see MDM)
+    depth_skip: bool = True  # decoder sees [prior, seen] at every scale
+    augment: bool = True
+    init_dinov2: str | None = None
+    resume: bool = False
+    threads: int | None = None  # torch intra-op threads (default: torch's choice)
+    time_limit_s: float | None = None  # stop (with a checkpoint) once this much wall time has passed
+    progress: bool = True
+    extra: dict = field(default_factory=dict)
+
+
+class WarmupStepDecay:
+    """LR factor at a step: linear 0 -> 1 over ``warmup`` steps, times ``decay`` every ``every`` steps."""
+
+    def __init__(self, warmup: int, every: int, decay: float):
+        self.warmup, self.every, self.decay = warmup, every, decay
+
+    def __call__(self, step: int) -> float:
+        ramp = min(1.0, step / self.warmup) if self.warmup > 0 else 1.0
+        return ramp * self.decay ** (step // self.every)
+
+
+def param_groups(model: MDM, cfg: TrainConfig) -> list[dict]:
+    """Encoder / decoder groups, each split into decayed (matrices, kernels) and undecayed (biases,
+    norms, LayerScale, tokens, position table); asserts every trainable parameter is in a group."""
+    groups: dict[tuple[str, bool], list] = {}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        owner = next((g for g, pat in PARAM_GROUPS.items() if fnmatch.fnmatch(name, pat)), None)
+        assert owner is not None, f"parameter {name} matches no LR group"
+        no_decay = p.ndim <= 1 or name.endswith(("cls_token", "pos_embed"))
+        groups.setdefault((owner, no_decay), []).append(p)
+    lrs = {"encoder": cfg.lr_encoder, "decoder": cfg.lr_decoder}
+    return [{"params": ps, "lr": lrs[owner], "weight_decay": 0.0 if nd else cfg.weight_decay,
+             "name": f"{owner}{'_no_decay' if nd else ''}"} for (owner, nd), ps in sorted(groups.items())]
+
+
+def l1_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean |pred - target| in metres over pixels with GT (target > 0)."""
+    valid = torch.isfinite(target) & (target > 0)
+    if not bool(valid.any()):
+        return pred.sum() * 0.0
+    return (pred.float() - target)[valid].abs().mean()
+
+
+def train_step(net: torch.nn.Module, model: MDM, opt: torch.optim.Optimizer, batch: dict, device: str,
+               bf16: bool, clip: float) -> torch.Tensor:
+    """One optimiser step on a collated batch (rgb uint8, depth m, target m, keep); returns the loss."""
+    rgb = batch["rgb"].to(device).float() / 255.0
+    with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
+        pred = net(rgb, batch["depth"].to(device), batch["keep"].to(device))
+    loss = l1_loss(pred, batch["target"].to(device))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    return loss.detach()
+
+
+def setup_distributed(device: str) -> tuple[int, int, str]:
+    """(rank, world size, device); initialises the process group from torchrun's env when WORLD_SIZE > 1
+    (nccl on CUDA, gloo on CPU)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, device
+    backend = "nccl" if device.startswith("cuda") else "gloo"
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend, init_method="env://")
+    if device.startswith("cuda"):
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        device = f"cuda:{local}"
+    return dist.get_rank(), world, device
+
+
+def read_log(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def write_log(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def append_log(path: Path, row: dict) -> None:
+    with open(path, "a", newline="") as f:
+        csv.DictWriter(f, fieldnames=LOG_FIELDS).writerow(row)
+
+
+def plot_loss(log: Path, out: Path) -> None:
+    """``loss.png``: L1 loss (m) per step, raw and smoothed, log scale."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_log(log)
+    if not rows:
+        return
+    steps = np.array([int(r["step"]) for r in rows])
+    loss = np.array([float(r["loss"]) for r in rows])
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    ax.plot(steps, loss, lw=0.6, alpha=0.4, label="loss")
+    k = max(1, len(loss) // 50)
+    if len(loss) > k:
+        ax.plot(steps[k - 1:], np.convolve(loss, np.ones(k) / k, mode="valid"), lw=1.5, label=f"mean of {k}")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("L1 depth error (m)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    tmp = out.with_name(f".{out.stem}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, out)
+
+
+def _agree(flag: bool, world: int, device: str) -> bool:
+    """True on every rank if it is true on any rank (so all ranks stop at the same step)."""
+    if world <= 1:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _restore_rng(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _run_config_from_checkpoint(cfg: TrainConfig, ckpt: dict, path: Path) -> TrainConfig:
+    """On resume the data stream and schedule come from the checkpoint; only steps, device, workers,
+    checkpoint cadence and progress may change. A different model size is an error."""
+    saved = ckpt.get("train") or {}
+    saved_model = ckpt["model_config"].get("name")
+    if cfg.model is not None and saved_model != cfg.model:
+        raise CheckpointError(f"checkpoint {path} holds a {saved_model!r} model, not {cfg.model!r}")
+    keep = {"steps", "device", "workers", "ckpt_every", "progress", "resume", "out", "threads", "time_limit_s"}
+    merged = {k: (getattr(cfg, k) if k in keep or k not in saved else saved[k]) for k in asdict(cfg)}
+    merged["size"] = tuple(merged["size"])
+    merged["model"] = saved_model
+    return TrainConfig(**merged)
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Run (or resume) training; returns {"step", "loss", "samples_per_s"} of the last step."""
+    out = Path(cfg.out)
+    last = out / "last.pt"
+    ckpt = None
+    if cfg.resume:
+        if not last.exists():
+            raise CheckpointError(f"--resume: {last} does not exist")
+        ckpt = load_checkpoint(last)
+        cfg = _run_config_from_checkpoint(cfg, ckpt, last)
+    elif last.exists():
+        raise CheckpointError(f"{out} already holds a run ({last}); pass --resume or choose another --out")
+    else:
+        cfg.model = cfg.model or "tiny"
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    rank, world, device = setup_distributed(cfg.device)
+    bf16 = cfg.bf16 if cfg.bf16 is not None else device.startswith("cuda")
+    patch = 14
+    if cfg.size[0] % patch or cfg.size[1] % patch:
+        raise ValueError(f"--size {cfg.size[0]}x{cfg.size[1]} must be multiples of {patch} px")
+    rows, cols = cfg.size[0] // patch, cfg.size[1] // patch
+    if ckpt is not None:
+        model = model_from_checkpoint(ckpt, last, cfg.model)
+    else:
+        model = build_model(model_config(cfg.model, tokens=rows * cols, prior=cfg.prior,
+                                         depth_skip=cfg.depth_skip), seed=cfg.seed)
+        if cfg.init_dinov2:
+            load_dinov2(model, Path(cfg.init_dinov2))
+    model.to(device)
+    warmup = cfg.warmup if cfg.warmup is not None else min(2000, cfg.steps // 10)
+    every = cfg.decay_every if cfg.decay_every is not None else max(1, cfg.steps // 4)
+    cfg.warmup, cfg.decay_every = warmup, every
+    opt = torch.optim.AdamW(param_groups(model, cfg), betas=(0.9, 0.999))
+    lambdas = [WarmupStepDecay(warmup if g["name"].startswith("encoder") else 0, every, cfg.decay)
+               for g in opt.param_groups]
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambdas)
+    start = 0
+    if ckpt is not None:
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(ckpt["scheduler"])
+        _restore_rng(ckpt["rng"])
+        start = int(ckpt["step"])
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    stream = ShardStream(cfg.data, cfg.size, seed=cfg.seed, rank=rank, world=world, buffer=cfg.buffer,
+                         aug=AugmentConfig() if cfg.augment else NO_AUGMENT,
+                         block_prob=cfg.block_prob, patch=patch, repeats=cfg.repeats,
+                         skip=worker_skips(start, cfg.batch, cfg.workers))
+    batches = iter(make_loader(stream, cfg.batch, cfg.workers))
+    out.mkdir(parents=True, exist_ok=True)
+    log_path = out / "log.csv"
+    log = [r for r in read_log(log_path) if int(r["step"]) <= start] if rank == 0 else []
+    if rank == 0:
+        write_log(log_path, log)  # drop rows logged after the checkpoint we resume from
+
+    def checkpoint(step: int) -> None:
+        state = {"model_config": model.cfg.to_dict(), "model": model.state_dict(),
+                 "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step,
+                 "rng": _rng_state(), "train": asdict(cfg) | {"size": list(cfg.size)},
+                 "data": {"batches": step, "batch": cfg.batch, "workers": cfg.workers, "world": world}}
+        save_checkpoint(out / f"step_{step:06d}.pt", state)
+        save_checkpoint(last, state)
+        plot_loss(log_path, out / "loss.png")
+
+    t0 = time.time()
+    elapsed0 = float(log[-1]["elapsed_s"]) if log else 0.0
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"train {cfg.model}",
+               unit="step", disable=rank != 0 or not cfg.progress, dynamic_ncols=True)
+    result = {"step": start, "loss": float("nan"), "samples_per_s": 0.0}
+    net.train()
+    for step in bar:
+        tick = time.time()
+        lrs = [g["lr"] for g in opt.param_groups]
+        loss = train_step(net, model, opt, next(batches), device, bf16, cfg.clip)
+        sched.step()
+        rate = cfg.batch * world / max(time.time() - tick, 1e-9)
+        loss_m = loss.item()
+        result = {"step": step + 1, "loss": loss_m, "samples_per_s": rate}
+        if rank == 0:
+            enc_lr = max(lr for g, lr in zip(opt.param_groups, lrs) if g["name"].startswith("encoder"))
+            dec_lr = max(lr for g, lr in zip(opt.param_groups, lrs) if g["name"].startswith("decoder"))
+            append_log(log_path, {"step": step + 1, "loss": f"{loss_m:.6f}",
+                                  "lr_encoder": f"{enc_lr:.3e}", "lr_decoder": f"{dec_lr:.3e}",
+                                  "samples_per_s": f"{rate:.2f}",
+                                  "elapsed_s": f"{elapsed0 + time.time() - t0:.1f}"})
+            bar.set_postfix(loss=f"{loss_m:.4f}", samples_s=f"{rate:.1f}")
+        out_of_time = _agree(cfg.time_limit_s is not None and time.time() - t0 > cfg.time_limit_s, world, device)
+        if rank == 0 and ((step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps or out_of_time):
+            checkpoint(step + 1)
+        if out_of_time:
+            break
+    bar.close()
+    if world > 1:
+        dist.barrier()
+    return result

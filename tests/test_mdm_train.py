@@ -1,0 +1,148 @@
+"""MDM training: resume after a kill continues with the same loss; checkpoints are atomic and checked."""
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from mdm import checkpoint as ckpt_mod
+from mdm.checkpoint import CheckpointError, load_checkpoint, load_model
+from mdm.commands import train as train_cmd
+from mdm.synthetic import write_fixture_dataset
+from mdm.train import TrainConfig, train
+from synth import shards
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMON = dict(batch=2, workers=0, size=(28, 42), lr_encoder=3e-4, lr_decoder=3e-4, warmup=2, decay_every=100,
+              ckpt_every=2, threads=1, progress=False)
+CLI_ARGS = ["--batch", "2", "--workers", "0", "--size", "28x42", "--lr-encoder", "3e-4", "--lr-decoder", "3e-4",
+            "--warmup", "2", "--decay-every", "100", "--ckpt-every", "2", "--threads", "1"]
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return write_fixture_dataset(tmp_path_factory.mktemp("mdm_train") / "fx", 12, size=(42, 56), shard_size=4)
+
+
+def _losses(run: Path) -> dict[int, str]:
+    with open(run / "log.csv", newline="") as f:
+        return {int(r["step"]): r["loss"] for r in csv.DictReader(f)}
+
+
+def test_resume_after_kill_continues_same_step_same_loss(data, tmp_path):
+    run = tmp_path / "killed"
+    cmd = [sys.executable, str(ROOT / "cli.py"), "train", "--data", str(data), "--out", str(run), "--steps", "500",
+           *CLI_ARGS]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while not (run / "step_000004.pt").exists():
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            assert time.time() < deadline, "training did not reach step 4 in time"
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    for path in run.glob("*.pt"):  # every checkpoint under its final name is complete
+        load_checkpoint(path)
+    k = int(load_checkpoint(run / "last.pt")["step"])
+    assert k >= 2 and (run / f"step_{k:06d}.pt").exists()
+    resumed = train(TrainConfig(data=[str(data)], out=str(run), steps=k + 2, resume=True, **COMMON))
+    assert resumed["step"] == k + 2
+    reference = tmp_path / "reference"
+    train(TrainConfig(data=[str(data)], out=str(reference), steps=k + 2, seed=0, **COMMON))
+    got, want = _losses(run), _losses(reference)
+    assert sorted(got) == list(range(1, k + 3))
+    assert [got[s] for s in range(1, k + 3)] == [want[s] for s in range(1, k + 3)]
+    assert (run / "loss.png").stat().st_size > 1000
+
+
+def test_resume_from_earlier_checkpoint_and_wrong_size(data, tmp_path):
+    run = tmp_path / "run"
+    train(TrainConfig(data=[str(data)], out=str(run), steps=4, **COMMON))
+    branch = tmp_path / "branch"
+    branch.mkdir()
+    shutil.copy(run / "step_000002.pt", branch / "last.pt")
+    shutil.copy(run / "log.csv", branch / "log.csv")
+    train(TrainConfig(data=[str(data)], out=str(branch), steps=4, resume=True, **COMMON))
+    assert _losses(branch) == _losses(run)
+    runner = CliRunner()
+    res = runner.invoke(train_cmd, ["--data", str(data), "--out", str(run), "--steps", "6", "--resume",
+                                    "--model", "small", *CLI_ARGS])
+    assert res.exit_code != 0 and "holds a 'tiny' model, not 'small'" in res.output
+    res = runner.invoke(train_cmd, ["--data", str(data), "--out", str(run), "--steps", "6", *CLI_ARGS])
+    assert res.exit_code != 0 and "--resume" in res.output
+    with pytest.raises(CheckpointError, match="not 'small'"):
+        load_model(run / "last.pt", expect_size="small")
+
+
+def test_corrupt_checkpoints_are_refused(data, tmp_path):
+    run = tmp_path / "run"
+    train(TrainConfig(data=[str(data)], out=str(run), steps=2, **COMMON))
+    good = (run / "last.pt").read_bytes()
+    (tmp_path / "half.pt").write_bytes(good[: len(good) // 2])
+    (tmp_path / "noise.pt").write_bytes(os.urandom(4096))
+    torch.save({"weights": torch.zeros(3)}, tmp_path / "foreign.pt")
+    for name in ("half.pt", "noise.pt", "foreign.pt", "absent.pt"):
+        with pytest.raises(CheckpointError, match=name):
+            load_checkpoint(tmp_path / name)
+
+
+def test_failed_save_leaves_previous_checkpoint(tmp_path, monkeypatch):
+    target = tmp_path / "last.pt"
+    ckpt_mod.save_checkpoint(target, {"model_config": {}, "model": {}, "step": 1})
+
+    def broken_save(obj, f):
+        f.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ckpt_mod.torch, "save", broken_save)
+    with pytest.raises(OSError):
+        ckpt_mod.save_checkpoint(target, {"model_config": {}, "model": {}, "step": 2})
+    assert load_checkpoint(target)["step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+def test_train_cli_bad_data(tmp_path):
+    shards.init_dataset(tmp_path / "empty", "raw", {})
+    runner = CliRunner()
+    res = runner.invoke(train_cmd, ["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "r1"), "--steps", "2",
+                                    *CLI_ARGS])
+    assert res.exit_code == 1 and "has no samples" in res.output and "empty" in res.output
+    res = runner.invoke(train_cmd, ["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "r2"),
+                                    "--size", "30x40"])
+    assert res.exit_code == 2 and "multiples of 14" in res.output
+    # a shard whose samples lack 'rgb', read in a DataLoader worker process
+    bad = tmp_path / "bad"
+    shards.init_dataset(bad, "raw", {})
+    from mdm.synthetic import fixture_sample
+    import numpy as np
+    with shards.ShardWriter(bad, "nocolour-000000", required=("depth_rgb",)) as writer:
+        for i in range(2):
+            sample = fixture_sample(f"k{i}-v0", (42, 56), np.random.default_rng(i), i, 0, 0)
+            del sample["rgb"]
+            writer.add(sample)
+    args = [a if a != "0" or i == 0 else a for i, a in enumerate(CLI_ARGS)]
+    args[args.index("--workers") + 1] = "1"
+    res = runner.invoke(train_cmd, ["--data", str(bad), "--out", str(tmp_path / "r3"), "--steps", "2", *args])
+    assert res.exit_code == 1, res.output
+    assert "nocolour-000000.tar" in res.output and "'rgb'" in res.output
+    assert not (tmp_path / "r3" / "last.pt").exists()
