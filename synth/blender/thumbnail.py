@@ -20,14 +20,15 @@ THUMB_CAMERA = "LBD_ThumbnailCamera"
 def _snapshot(scene) -> dict:
     r, c = scene.render, scene.cycles
     return dict(engine=r.engine, x=r.resolution_x, y=r.resolution_y, pct=r.resolution_percentage, path=r.filepath,
-                fmt=r.image_settings.file_format, samples=c.samples, denoise=c.use_denoising, camera=scene.camera,
+                media=r.image_settings.media_type, fmt=r.image_settings.file_format, samples=c.samples, denoise=c.use_denoising, camera=scene.camera,
                 view=scene.view_settings.view_transform, adaptive=c.use_adaptive_sampling)
 
 
 def _restore(scene, s: dict) -> None:
     r, c = scene.render, scene.cycles
     r.engine, r.resolution_x, r.resolution_y, r.resolution_percentage = s["engine"], s["x"], s["y"], s["pct"]
-    r.filepath, r.image_settings.file_format = s["path"], s["fmt"]
+    r.filepath, r.image_settings.media_type = s["path"], s["media"]
+    r.image_settings.file_format = s["fmt"]
     c.samples, c.use_denoising, c.use_adaptive_sampling = s["samples"], s["denoise"], s["adaptive"]
     scene.view_settings.view_transform = s["view"]
     if s["camera"] is not None and s["camera"].name in bpy.data.objects:
@@ -54,6 +55,7 @@ def render_thumbnail(built: BuiltScene, T_world_from_cam: np.ndarray, path: str 
         r = scene.render
         r.engine = "CYCLES"
         r.resolution_x, r.resolution_y, r.resolution_percentage = width, height, 100
+        r.image_settings.media_type = "IMAGE"  # a multilayer-EXR setting of an earlier render allows only EXR
         r.image_settings.file_format = "PNG"
         scene.cycles.samples = samples
         scene.cycles.use_adaptive_sampling = False
