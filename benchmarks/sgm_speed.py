@@ -3,10 +3,11 @@
     python benchmarks/sgm_speed.py [--repeats 3] [--threads 1,2] [--presets generic,d435]
 
 The pair is an analytic textured slanted plane (sgm.synthetic, exact GT disparity 30..110 px).
-For each thread count, prints best-of-N wall time per matcher, the torch / OpenCV ratio, density
-and accuracy against the GT on x >= 128 (outside the band OpenCV never matches; d435 also leaves
-it as holes), and peak memory: the resident-set growth (resource.getrusage maxrss) of a fresh
-subprocess per matcher. Subprocesses run with OMP_WAIT_POLICY=PASSIVE like `cli.py sgm` (spinning
+For each thread count, prints best-of-N wall time per matcher, the torch / OpenCV ratio, the
+best-of-N process CPU time (all threads; less disturbed by other processes than the wall time, which
+also counts waiting for a core), density and accuracy against the GT on x >= 128 (outside the band
+OpenCV never matches), and peak memory: the resident-set growth (resource.getrusage maxrss) of a
+fresh subprocess per matcher. Subprocesses run with OMP_WAIT_POLICY=PASSIVE like `cli.py sgm` (spinning
 OpenMP workers collapse when other processes share the cores). The load average is printed because
 other processes on the machine distort the times. With CUDA present, the GPU time is printed too.
 """
@@ -50,9 +51,9 @@ def run_matcher(kind: str, preset: str, device: str, repeats: int, threads: int)
     pair = speckle_pair()
     left, right, gt = pair["left"], pair["right"], pair["disparity"]
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    times = []
+    times, cpu_times = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         if kind == "opencv":
             raw = reference_sgbm(DISPARITIES).compute(left, right)
             disp = np.where(raw > 0, raw.astype(np.float32) / 16.0, 0.0)
@@ -61,14 +62,16 @@ def run_matcher(kind: str, preset: str, device: str, repeats: int, threads: int)
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
+        cpu_times.append(time.process_time() - cpu_start)
     peak_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024.0
     scored = np.zeros_like(gt, bool)
     scored[:, DISPARITIES:] = True
     d, g = disp[scored], gt[scored]
     valid = d > 0
     err = np.abs(d - g)[valid]
-    return {"seconds": min(times), "density": 100.0 * valid.mean(), "mae": float(err.mean()),
-            "bad1": 100.0 * float(np.mean(~valid | (np.abs(d - g) > 1))), "peak_mb": peak_mb}
+    return {"seconds": min(times), "cpu_seconds": min(cpu_times), "density": 100.0 * valid.mean(),
+            "mae": float(err.mean()), "bad1": 100.0 * float(np.mean(~valid | (np.abs(d - g) > 1))),
+            "peak_mb": peak_mb}
 
 
 def measure(kind: str, preset: str, device: str, repeats: int, threads: int) -> dict:
@@ -90,8 +93,8 @@ def main() -> None:
     import torch
     print(f"{HEIGHT}x{WIDTH} random-dot slanted plane, {DISPARITIES} disparities, best of {args.repeats}, "
           f"scored on x >= {DISPARITIES}; load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    print(f"{'matcher':<16} {'device':<6} {'threads':>7} {'time s':>7} {'x OpenCV':>8} {'density %':>9} "
-          f"{'bad-1 %':>8} {'MAE px':>7} {'peak MB':>8}")
+    print(f"{'matcher':<16} {'device':<6} {'threads':>7} {'time s':>7} {'x OpenCV':>8} {'cpu s':>6} "
+          f"{'density %':>9} {'bad-1 %':>8} {'MAE px':>7} {'peak MB':>8}")
     for threads in (int(t) for t in args.threads.split(",")):
         rows = [("opencv HH", "cpu", measure("opencv", "", "cpu", args.repeats, threads))]
         for preset in args.presets.split(","):
@@ -101,7 +104,7 @@ def main() -> None:
         ref = rows[0][2]["seconds"]
         for name, device, m in rows:
             print(f"{name:<16} {device:<6} {threads:>7} {m['seconds']:7.3f} {m['seconds'] / ref:8.2f} "
-                  f"{m['density']:9.2f} {m['bad1']:8.2f} {m['mae']:7.3f} {m['peak_mb']:8.0f}")
+                  f"{m['cpu_seconds']:6.3f} {m['density']:9.2f} {m['bad1']:8.2f} {m['mae']:7.3f} {m['peak_mb']:8.0f}")
     print(f"load average after: {os.getloadavg()[0]:.2f}" +
           ("" if torch.cuda.is_available() else "; CUDA: not available on this machine"))
 

@@ -13,7 +13,7 @@ import click
 @click.option("--height", type=click.IntRange(8, 8192), default=720, show_default=True, help="Pattern height, projector pixels.")
 @click.option("--width", type=click.IntRange(8, 8192), default=960, show_default=True, help="Pattern width, projector pixels.")
 @click.option("--density", type=float, default=None,
-              help="Dots per 1000 projector pixels  [default: random in 12-40]")
+              help="Dots per 1000 projector pixels  [default: 5000-15000 dots over the pattern, log-uniform, saturating below 250]")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True, help="PNG file to write (8-bit grey).")
 def patterns(kind: str, seed: int, height: int, width: int, density: float | None, out: Path) -> None:
     """Write a projector dot pattern (8-bit grey PNG) and print its dot count."""

@@ -58,16 +58,44 @@ class Pattern:
         return d
 
 
-def sample_params(rng: np.random.Generator, kind: str | None, height: int, width: int) -> PatternParams:
-    """Random pattern parameters: kind (if None), density 12-40 dots/1000 px, radius range,
-    intensity range. ``height``/``width`` are the projector image size in pixels."""
+# Dot count over the projector's whole field (D435: ~5000 spots over 86 x 57 deg; D415-class
+# projectors are denser) and the dot size in pixels of the camera that sees the pattern: a VCSEL spot
+# is smaller than a pixel, so its image is the lens/pixel blur, about 1.5-3 px across (FWHM). The
+# camera model adds its own blur (synth.noise), hence the slightly smaller range here.
+DOTS_IN_FIELD: tuple[float, float] = (5000.0, 15000.0)
+DOT_FWHM_CAMERA_PX: tuple[float, float] = (1.3, 2.4)
+MAX_DENSITY = 250.0  # dots per 1000 projector px that PatternParams accepts
+FWHM_PER_RADIUS = 2.0 * np.sqrt(2.0 * np.log(2.0)) / 2.0  # FWHM of a dot / its radius (sigma = r/2)
+
+
+def density_for_count(n_dots: float, height: int, width: int) -> float:
+    """Dots per 1000 projector px for ``n_dots`` over a height x width pattern, saturating softly
+    below ``MAX_DENSITY`` (tiny patterns cannot hold thousands of separate dots; they merge)."""
+    wanted = 1000.0 * float(n_dots) / float(height * width)
+    return 1.0 / (1.0 / wanted + 1.0 / MAX_DENSITY)
+
+
+def sample_params(rng: np.random.Generator, kind: str | None, height: int, width: int,
+                  pixels_per_camera_px: float = 1.5) -> PatternParams:
+    """Random pattern parameters for a height x width projector image (pixels).
+
+    Kind (if None) uniform over ``KINDS``; dot count over the whole pattern log-uniform in
+    ``DOTS_IN_FIELD`` (so the count does not depend on the render scale); dot FWHM uniform in
+    ``DOT_FWHM_CAMERA_PX`` pixels of the camera, converted with ``pixels_per_camera_px`` (projector
+    px per camera px at the image centre: ``RigRanges.pattern_supersample``), with a per-dot spread
+    of up to 30 %; peak intensity per dot in [0.35-0.8, 1]."""
     if kind is None:
         kind = str(rng.choice(KINDS))
-    r_lo = float(rng.uniform(0.8, 1.3))
-    r_hi = r_lo * float(rng.uniform(1.0, 1.6))
+    if pixels_per_camera_px <= 0:
+        raise ValueError(f"pixels_per_camera_px {pixels_per_camera_px} must be > 0")
+    lo, hi = DOTS_IN_FIELD
+    n_dots = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    fwhm = float(rng.uniform(*DOT_FWHM_CAMERA_PX))
+    r_lo = fwhm * pixels_per_camera_px / FWHM_PER_RADIUS
+    r_hi = r_lo * float(rng.uniform(1.0, 1.3))
     i_lo = float(rng.uniform(0.35, 0.8))
     return PatternParams(kind=kind, height=int(height), width=int(width),
-                         density=float(rng.uniform(12.0, 40.0)), radius_px=(r_lo, r_hi),
+                         density=density_for_count(n_dots, height, width), radius_px=(r_lo, r_hi),
                          intensity=(i_lo, 1.0))
 
 

@@ -7,12 +7,19 @@ which is computed in uint8 without overflow as
 S(p, d) = sum_r L_r(p, d) accumulates in int16.
 
 Vectorisation: one Python step processes a whole front (a row for the vertical and diagonal paths, a
-column for the horizontal ones). The three downward paths (down-right diagonal, vertical, down-left
-diagonal) share one step loop: their states live in one flat buffer at moving offsets (a shear), so the
-diagonal predecessor of column x is found at the same buffer position as x without copying; the
-same for the three upward paths. Disparity rows of the states carry a 255 sentinel at both ends so
-the d-1 / d+1 neighbours need no special case at d = 0 and d = D - 1, and a path starting at the
+column for the horizontal ones), and the two directions of an axis share the step loop: the
+left-to-right and right-to-left paths form one (2, H, D + 2) front; the three downward paths
+(down-right diagonal, vertical, down-left diagonal) step through row i while the three upward ones
+step through row H - 1 - i, as one (2, 3, W, D + 2) front. The path states live in one flat buffer
+at moving offsets (a shear), so the diagonal predecessor of column x is found at the same buffer
+position as x without copying. Disparity rows of the states carry a 255 sentinel at both ends so
+the d-1 / d+1 neighbours need no special case at d = 0 and d = D - 1 (min L <= C_max and
+C_max + P2 <= 254, so 255 - min L > P2 - P1: a sentinel never wins), and a path starting at the
 image border reads only sentinels, which makes L = C there.
+
+The per-path minimum min_k L_r(p, k) is taken from the int16 copy of L that the accumulation needs
+anyway (torch's inner-dimension reduction is vectorised for int16 rows of 128 but not for uint8),
+and kept, sheared like the states, for the next step.
 """
 from __future__ import annotations
 
@@ -51,66 +58,43 @@ def penalty_map(intensity: torch.Tensor, direction: tuple[int, int], p1: int, p2
     return (p2_eff - p1).to(torch.uint8)
 
 
-class _Workspace:
-    """Preallocated buffers for one front shape, so the step loop allocates nothing (fresh
-    allocations of a few hundred kB per op cost page faults that dominate small uint8 ops)."""
+class _Front:
+    """Preallocated buffers for one front shape (..., D + 2), so the step loop allocates nothing
+    (fresh allocations of a few hundred kB per op cost page faults that dominate small uint8 ops)."""
 
     def __init__(self, shape: tuple[int, ...], device: torch.device):
         *front, width = shape
-        self.minimum = torch.empty((*front, 1), dtype=torch.uint8, device=device)
         self.relative = torch.empty(shape, dtype=torch.uint8, device=device)
         self.best = torch.empty((*front, width - 2), dtype=torch.uint8, device=device)
+        self.wide = torch.empty((*front, width - 2), dtype=torch.int16, device=device)
+        self.minimum = torch.empty((*front, 1), dtype=torch.int16, device=device)
 
 
-def _limit(t: torch.Tensor, p2_minus_p1: "torch.Tensor | int") -> None:
-    """t = min(t, P2 - P1) in place, for a per-pixel (tensor) or constant (int) penalty."""
+def _transition(prev: torch.Tensor, minimum: torch.Tensor, p2_minus_p1: "torch.Tensor | int", p1: torch.Tensor,
+                work: _Front) -> torch.Tensor:
+    """min(L'(d), min(L'(d-1), L'(d+1), P2 - P1) + P1) for prev (..., D + 2) uint8 with sentinels and
+    its minimum (..., 1) uint8 -> work.best (..., D) uint8 (the new L minus the cost). p1: 0-dim uint8
+    tensor (a Python int operand costs a tensor wrap per call)."""
+    lp = torch.sub(prev, minimum, out=work.relative)
+    t = torch.minimum(lp[..., :-2], lp[..., 2:], out=work.best)
     if isinstance(p2_minus_p1, int):
         t.clamp_(max=p2_minus_p1)
     else:
         torch.minimum(t, p2_minus_p1, out=t)
-
-
-def _step(prev: torch.Tensor, cost: torch.Tensor, p2_minus_p1: "torch.Tensor | int", p1: int,
-          out: torch.Tensor, work: _Workspace) -> None:
-    """One recurrence step for a front: prev (..., D + 2) uint8 with sentinels -> out (..., D)."""
-    torch.amin(prev, -1, keepdim=True, out=work.minimum)
-    lp = torch.sub(prev, work.minimum, out=work.relative)
-    t = torch.minimum(lp[..., :-2], lp[..., 2:], out=work.best)
-    _limit(t, p2_minus_p1)
     t += p1
-    torch.minimum(t, lp[..., 1:-1], out=t)
-    torch.add(t, cost, out=out)
+    return torch.minimum(t, lp[..., 1:-1], out=t)
 
 
-def _vertical_sweep(cost: torch.Tensor, total: torch.Tensor, penalties: torch.Tensor, p1: int,
-                    downward: bool) -> None:
-    """Three paths (diagonal, vertical, anti-diagonal) stepping row by row; adds into total.
-
-    penalties: (H, 3, W) uint8, P2 - P1 per row for the three paths in DOWN/UP_DIRECTIONS order,
-    or one int for a constant P2.
-    """
-    rows, cols, D = cost.shape
-    width = D + 2
-    # flat state rows: path 0 window starts at rows - i and moves left, path 1 is fixed at
-    # `mid`, path 2 starts at 2 * mid - rows + i and moves right; windows never overlap.
-    mid = rows + cols + 1
-    length = 2 * mid + cols + rows
-    state = torch.full((length * width,), SENTINEL, dtype=torch.uint8, device=cost.device)
-    row_sum = torch.empty((cols, D), dtype=torch.int16, device=cost.device)
-    paths16 = torch.empty((3, cols, D), dtype=torch.int16, device=cost.device)
-    work = _Workspace((3, cols, width), cost.device)
-    order = range(rows) if downward else range(rows - 1, -1, -1)
-    for i, y in enumerate(order):
-        start = rows - i
-        view = state.as_strided((3, cols, width), ((mid - start) * width, width, 1), start * width)
-        _step(view, cost[y], penalties if isinstance(penalties, int) else penalties[y][..., None], p1,
-              view[..., 1:-1], work)
-        paths16.copy_(view[..., 1:-1])
-        torch.sum(paths16, 0, out=row_sum)
-        total[y] += row_sum
+def _widen(state: torch.Tensor, minimum: torch.Tensor, work: _Front) -> torch.Tensor:
+    """int16 copy of the new L (state without sentinels) into work.wide, and its minimum over d
+    into `minimum` (uint8, for the next step). Returns work.wide."""
+    work.wide.copy_(state[..., 1:-1])
+    torch.amin(work.wide, -1, keepdim=True, out=work.minimum)
+    minimum.copy_(work.minimum)
+    return work.wide
 
 
-def _horizontal_sweep(cost: torch.Tensor, total: torch.Tensor, penalties: torch.Tensor,
+def _horizontal_sweep(cost: torch.Tensor, total: torch.Tensor, penalties: "torch.Tensor | int",
                       p1: int) -> None:
     """Left-to-right and right-to-left paths stepping column by column; WRITES total (the first
     path to reach a column assigns it, the second adds), so total needs no zeroing.
@@ -120,25 +104,74 @@ def _horizontal_sweep(cost: torch.Tensor, total: torch.Tensor, penalties: torch.
     """
     rows, cols, D = cost.shape
     state = torch.full((2, rows, D + 2), SENTINEL, dtype=torch.uint8, device=cost.device)
+    minimum = torch.full((2, rows, 1), SENTINEL, dtype=torch.uint8, device=cost.device)
     # step i: path 0 at column i, path 1 at column cols - 1 - i
-    step_penalties = penalties if isinstance(penalties, int) else \
-        torch.stack((penalties[0], penalties[1].flip(0)), 1)[..., None]  # (W, 2, H, 1)
-    work = _Workspace((2, rows, D + 2), cost.device)
+    step_penalties = [penalties] * cols if isinstance(penalties, int) else \
+        torch.stack((penalties[0], penalties[1].flip(0)), 1)[..., None].unbind(0)  # W x (2, H, 1)
+    work = _Front((2, rows, D + 2), cost.device)
+    penalty_p1 = torch.tensor(p1, dtype=torch.uint8, device=cost.device)
+    # views made once: indexing costs about as much as a small op
+    cost_columns, total_columns = cost.unbind(1), total.unbind(1)
+    t_paths, wide_paths = work.best.unbind(0), work.wide.unbind(0)
+    state_paths = state[..., 1:-1].unbind(0)
     for i in range(cols):
         j = cols - 1 - i
-        torch.amin(state, -1, keepdim=True, out=work.minimum)
-        lp = torch.sub(state, work.minimum, out=work.relative)
-        t = torch.minimum(lp[..., :-2], lp[..., 2:], out=work.best)
-        _limit(t, step_penalties if isinstance(step_penalties, int) else step_penalties[i])
-        t += p1
-        torch.minimum(t, lp[..., 1:-1], out=t)
-        torch.add(t[0], cost[:, i], out=state[0, :, 1:-1])
-        torch.add(t[1], cost[:, j], out=state[1, :, 1:-1])
+        _transition(state, minimum, step_penalties[i], penalty_p1, work)
+        torch.add(t_paths[0], cost_columns[i], out=state_paths[0])
+        torch.add(t_paths[1], cost_columns[j], out=state_paths[1])
+        _widen(state, minimum, work)
         for column, path in ((i, 0), (j, 1)):
             if i < j or (i == j and path == 0):
-                total[:, column] = state[path, :, 1:-1]  # first visit of this column
+                total_columns[column].copy_(wide_paths[path])  # first visit of this column
             else:
-                total[:, column] += state[path, :, 1:-1]
+                total_columns[column].add_(wide_paths[path])
+
+
+def _vertical_sweeps(cost: torch.Tensor, total: torch.Tensor, penalties: "torch.Tensor | int", p1: int,
+                     diagonals: bool) -> None:
+    """The downward paths stepping through rows 0 .. H-1 and the upward ones through rows H-1 .. 0 in
+    one loop; adds into total. diagonals: the three paths of DOWN/UP_DIRECTIONS each way (8-path
+    mode), else only the vertical ones (4-path mode).
+
+    penalties: (H, 2, n, W, 1) uint8, P2 - P1 at step i for the downward paths (row i) and the
+    upward ones (row H - 1 - i), n = 3 or 1 paths (see _vertical_penalties), or one int for a
+    constant P2.
+    """
+    rows, cols, D = cost.shape
+    width = D + 2
+    n = 3 if diagonals else 1
+    # Flat state columns of one sweep: at step i, path k's window starts at rows - i + k * (gap + i),
+    # i.e. path 0 moves left by one column per step (its predecessor x - 1 is where x was),
+    # path 1 stays, path 2 moves right; the windows never overlap and columns entering a window
+    # still hold sentinels.
+    gap = cols + 1
+    length = rows + 2 * (gap + rows) + cols if diagonals else cols
+    state = torch.full((2 * length * width,), SENTINEL, dtype=torch.uint8, device=cost.device)
+    minima = torch.full((2 * length,), SENTINEL, dtype=torch.uint8, device=cost.device)
+    row_sums = torch.empty((2, cols, D), dtype=torch.int16, device=cost.device)
+    work = _Front((2, n, cols, width), cost.device)
+    penalty_p1 = torch.tensor(p1, dtype=torch.uint8, device=cost.device)
+    step_penalties = [penalties] * rows if isinstance(penalties, int) else penalties.unbind(0)
+    # views made once: indexing costs about as much as a small op
+    cost_rows, total_rows = cost.unbind(0), total.unbind(0)
+    t_sweeps, wide_sweeps, sum_sweeps = work.best.unbind(0), work.wide.unbind(0), row_sums.unbind(0)
+    for i in range(rows):
+        y_up = rows - 1 - i
+        start, path_stride = (rows - i, gap + i) if diagonals else (0, 0)
+        view = state.as_strided((2, n, cols, width), (length * width, path_stride * width, width, 1),
+                                start * width)
+        minimum = minima.as_strided((2, n, cols, 1), (length, path_stride, 1, 1), start)
+        _transition(view, minimum, step_penalties[i], penalty_p1, work)
+        torch.add(t_sweeps[0], cost_rows[i], out=view[0, :, :, 1:-1])
+        torch.add(t_sweeps[1], cost_rows[y_up], out=view[1, :, :, 1:-1])
+        _widen(view, minimum, work)
+        if n == 1:
+            total_rows[i].add_(wide_sweeps[0][0])
+            total_rows[y_up].add_(wide_sweeps[1][0])
+        else:
+            torch.sum(work.wide, 1, out=row_sums)
+            total_rows[i].add_(sum_sweeps[0])
+            total_rows[y_up].add_(sum_sweeps[1])
 
 
 def aggregate(cost: torch.Tensor, intensity: torch.Tensor, p1: int, p2: int, p2_gamma: float,
@@ -153,36 +186,22 @@ def aggregate(cost: torch.Tensor, intensity: torch.Tensor, p1: int, p2: int, p2_
     rows, cols, D = cost.shape
     if total is None:
         total = torch.empty((rows, cols, D), dtype=torch.int16, device=cost.device)
-    constant = p2 - p1 if p2_gamma <= 0 else None  # P2 - P1 as an int: no per-pixel maps
+    if p2_gamma <= 0:  # constant P2: P2 - P1 as an int, no per-pixel maps
+        _horizontal_sweep(cost, total, p2 - p1, p1)
+        _vertical_sweeps(cost, total, p2 - p1, p1, diagonals=paths == 8)
+        return total
 
-    def maps(directions: tuple[tuple[int, int], ...], dim: int) -> "torch.Tensor | int":
-        if constant is not None:
-            return constant
-        return torch.stack([penalty_map(intensity, r, p1, p2, p2_gamma) for r in directions], dim)
+    def maps(directions: tuple[tuple[int, int], ...]) -> torch.Tensor:
+        return torch.stack([penalty_map(intensity, r, p1, p2, p2_gamma) for r in directions])
 
-    horizontal = maps(HORIZONTAL_DIRECTIONS, 0)
-    if not isinstance(horizontal, int):
-        horizontal = horizontal.transpose(1, 2).contiguous()  # (2, W, H)
-    _horizontal_sweep(cost, total, horizontal, p1)
-    for directions, downward in ((DOWN_DIRECTIONS, True), (UP_DIRECTIONS, False)):
-        penalties = maps(directions, 1)  # (H, 3, W)
-        if paths == 4:  # only the vertical path of this sweep
-            vertical = penalties if isinstance(penalties, int) else penalties[:, 1].contiguous()
-            _vertical_only_sweep(cost, total, vertical, p1, downward)
-        else:
-            _vertical_sweep(cost, total, penalties if isinstance(penalties, int) else penalties.contiguous(),
-                            p1, downward)
+    _horizontal_sweep(cost, total, maps(HORIZONTAL_DIRECTIONS).transpose(1, 2).contiguous(), p1)  # (2, W, H)
+    _vertical_sweeps(cost, total, _vertical_penalties(maps, paths), p1, diagonals=paths == 8)
     return total
 
 
-def _vertical_only_sweep(cost: torch.Tensor, total: torch.Tensor, penalties: "torch.Tensor | int", p1: int,
-                         downward: bool) -> None:
-    """Single vertical path stepping row by row (4-path mode); penalties (H, W) uint8 or an int."""
-    rows, cols, D = cost.shape
-    state = torch.full((cols, D + 2), SENTINEL, dtype=torch.uint8, device=cost.device)
-    work = _Workspace((cols, D + 2), cost.device)
-    order = range(rows) if downward else range(rows - 1, -1, -1)
-    for y in order:
-        _step(state, cost[y], penalties if isinstance(penalties, int) else penalties[y][..., None], p1,
-              state[..., 1:-1], work)
-        total[y] += state[:, 1:-1]
+def _vertical_penalties(maps, paths: int) -> torch.Tensor:
+    """(H, 2, n, W, 1) uint8 P2 - P1 per step of _vertical_sweeps: [i, 0] = the downward paths at
+    row i, [i, 1] = the upward paths at row H - 1 - i (n = 3 paths each, 1 in 4-path mode)."""
+    down = maps(DOWN_DIRECTIONS if paths == 8 else DOWN_DIRECTIONS[1:2])  # (n, H, W)
+    up = maps(UP_DIRECTIONS if paths == 8 else UP_DIRECTIONS[1:2]).flip(1)
+    return torch.stack((down, up), 0).permute(2, 0, 1, 3)[..., None].contiguous()

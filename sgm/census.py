@@ -71,10 +71,14 @@ def census_transform(image: torch.Tensor, window: tuple[int, int], threshold: fl
     elif reference != "centre":
         raise ValueError(f"census reference must be 'centre' or 'mean', got {reference!r}")
     img = img - float(threshold)
-    # bits are gathered 8 at a time in uint8 (cheap, wide vector ops), then packed 31 per int32 word
+    # bits are gathered 8 at a time in uint8 (cheap, wide vector ops), then packed 31 per int32 word;
+    # the comparisons go to one preallocated bool plane and are added with weight 2^k (bits differ,
+    # so adding is OR-ing) to avoid a fresh plane per shifted copy
     n_bits = census_bits(window)
     codes = torch.zeros((census_words(window), rows, cols), dtype=torch.int32, device=image.device)
     byte = torch.zeros((rows, cols), dtype=torch.uint8, device=image.device)
+    darker = torch.empty((rows, cols), dtype=torch.bool, device=image.device)
+    wide = torch.empty((rows, cols), dtype=torch.int32, device=image.device)
     offsets = [(dy, dx) for dy in range(height) for dx in range(width) if (dy, dx) != (ry, rx)]
     start = 0
     while start < n_bits:
@@ -82,7 +86,8 @@ def census_transform(image: torch.Tensor, window: tuple[int, int], threshold: fl
         count = min(8, n_bits - start, BITS_PER_WORD - shift)  # a byte never straddles two words
         byte.zero_()
         for k, (dy, dx) in enumerate(offsets[start:start + count]):
-            byte |= torch.lt(padded[dy:dy + rows, dx:dx + cols], img).view(torch.uint8) << k
-        codes[word] |= byte.to(torch.int32) << shift
+            torch.lt(padded[dy:dy + rows, dx:dx + cols], img, out=darker)
+            byte.add_(darker.view(torch.uint8), alpha=1 << k)
+        codes[word].add_(wide.copy_(byte), alpha=1 << shift)
         start += count
     return codes

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from sgm.census import box_sum
+from sgm.workspace import volume_buffer
 
 SPECKLE_SCALE = 16  # filterSpeckles works on int16 disparities in 1/16 px
 
@@ -45,14 +46,23 @@ def median3_valid(disp: torch.Tensor) -> torch.Tensor:
     count); holes stay holes. Holes sort last as +inf through a sorting network."""
     valid = disp > 0
     rows, cols = disp.shape
-    values = torch.where(valid, disp, torch.full_like(disp, float("inf")))
-    padded = F.pad(values[None, None], (1, 1, 1, 1), value=float("inf"))[0, 0]
-    v = [padded[dy:dy + rows, dx:dx + cols] for dy in range(3) for dx in range(3)]
+    # the 9 shifted planes and a spare in one buffer (on huge pages when large: fresh planes per
+    # compare-exchange cost more in page faults than the compares); each compare-exchange writes
+    # the minimum to the spare plane and the maximum in place, then the two planes swap roles
+    stack = volume_buffer((10, rows, cols), disp.dtype, disp.device)
+    stack[9].copy_(disp).masked_fill_(~valid, float("inf"))
+    padded = F.pad(stack[9][None, None], (1, 1, 1, 1), value=float("inf"))[0, 0]
+    for k in range(9):
+        stack[k] = padded[k // 3:k // 3 + rows, k % 3:k % 3 + cols]
+    slot, spare = list(range(9)), 9  # slot[i]: plane holding sorting-network wire i
     for i, j in SORT9:
-        v[i], v[j] = torch.minimum(v[i], v[j]), torch.maximum(v[i], v[j])
+        torch.minimum(stack[slot[i]], stack[slot[j]], out=stack[spare])
+        torch.maximum(stack[slot[i]], stack[slot[j]], out=stack[slot[j]])
+        spare, slot[i] = slot[i], spare
     count = box_sum(F.pad(valid.to(torch.int16), (1, 1, 1, 1)), 3, 3)
     index = ((count.long() - 1) // 2).clamp(min=0)
-    med = torch.stack(v).gather(0, index[None])[0]
+    plane = torch.tensor(slot, device=disp.device)[index]
+    med = stack.gather(0, plane[None])[0]
     return torch.where(valid, med, torch.zeros_like(disp))
 
 

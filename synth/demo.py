@@ -29,6 +29,7 @@ def demo_stages(out: Path, scenes: int, samples: int, steps: int, device: str) -
                      "--ply", str(out / "ply")]),
         ("realism", ["realism", str(sensor), "--out", str(out / "realism")]),
         ("train", ["train", "--data", str(sensor), "--out", str(run), "--model", "tiny", "--steps", str(steps),
+                   "--lr-encoder", "3e-4", "--lr-decoder", "3e-4", "--threads", "1",
                    "--device", device]),
         ("eval", ["eval", "--ckpt", str(run / "last.pt"), "--data", str(sensor), "--out", str(ev),
                   "--device", device]),

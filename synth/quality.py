@@ -2,8 +2,11 @@
 
 Each preset gives Cycles settings for the three kinds of render in a sample:
 * ``rgb``: the RGB frame (denoised with OpenImageDenoise, adaptive sampling),
-* ``ir``: each IR frame (NO denoiser, it smears the dots; few samples and bounces, but enough
-  transmission bounces to see through glass),
+* ``ir``: the projector part of each IR frame (the projector is the only light; NO denoiser, it
+  smears the dots; few samples and bounces, no diffuse interreflection of the dots, but enough
+  glossy and transmission bounces for mirrors and glass),
+* ``ir_ambient``: the ambient part of each IR frame (room lights and sky at the scene's IR level,
+  projector off): no dots, so it is denoised like the RGB frame,
 * ``gt``: the ground-truth pass render (1 sample, 0 bounces, box filter 0.01 px: exact first hit at
   the pixel centre, no antialiasing).
 ``SECONDS_PER_SAMPLE`` is measured by ``benchmarks/render_speed.py`` on a 2-core CPU at full
@@ -32,7 +35,7 @@ class PassSettings:
     tile_size: int = 2048
     denoise_quality: str = "BALANCED"  # OIDN: FAST | BALANCED | HIGH
     denoise_prefilter: str = "FAST"  # OIDN albedo/normal prefilter: NONE | FAST | ACCURATE
-    light_tree: bool = False  # off: cheaper with the few lights of a room, favours the projector in IR
+    light_tree: bool = False  # off: cheaper with the few lights of a room
 
     def to_meta(self) -> dict:
         return asdict(self)
@@ -42,6 +45,10 @@ GT_PASS = PassSettings(samples=1, max_bounces=0, diffuse_bounces=0, glossy_bounc
                        transmission_bounces=0, transparent_bounces=0, filter_type="BOX",
                        filter_width_px=0.01)
 POINT_SAMPLED = {"filter_type": "BOX", "filter_width_px": 0.01}
+# Projector part of an IR frame: the samples average the dots over the pixel's own area (stratified,
+# no wider filter: a wide importance-sampled filter adds sample noise to the dot profile, which the
+# stereo matcher reads as disparity noise); the optics blur is applied by synth.noise.
+PIXEL_BOX = {"filter_type": "BOX", "filter_width_px": 1.0}
 
 
 @dataclass(frozen=True)
@@ -49,18 +56,24 @@ class Quality:
     name: str
     rgb: PassSettings
     ir: PassSettings
+    ir_ambient: PassSettings
     gt: PassSettings = GT_PASS
     # True: no separate GT renders; the RGB and IR renders are point-sampled at pixel centres
     # (0.01 px box filter, no antialiasing) and their own Depth/Index passes are the GT.
     gt_from_main: bool = False
+    # resolution of the ambient IR part relative to the IR frame (smooth, denoised light: a
+    # half-resolution render upsampled is enough for quick looks)
+    ambient_scale: float = 1.0
 
     def to_meta(self) -> dict:
         return {"name": self.name, "rgb": self.rgb.to_meta(), "ir": self.ir.to_meta(),
+                "ir_ambient": self.ir_ambient.to_meta() | {"resolution_scale": self.ambient_scale},
                 "gt": "from the RGB/IR renders (point-sampled)" if self.gt_from_main else self.gt.to_meta()}
 
 
 PRESETS: dict[str, Quality] = {
-    # quick looks: point-sampled (aliased) renders that double as GT, 1 spp, fast denoiser on RGB
+    # quick looks: point-sampled (aliased) renders that double as GT, 1 spp, fast denoiser on RGB and
+    # on the half-resolution IR ambient part
     "preview": Quality(
         "preview",
         rgb=PassSettings(samples=1, max_bounces=2, diffuse_bounces=1, glossy_bounces=1,
@@ -68,16 +81,24 @@ PRESETS: dict[str, Quality] = {
                          denoise_quality="FAST", **POINT_SAMPLED),
         ir=PassSettings(samples=1, max_bounces=2, diffuse_bounces=0, glossy_bounces=1,
                         transmission_bounces=2, transparent_bounces=2, **POINT_SAMPLED),
+        ir_ambient=PassSettings(samples=1, max_bounces=2, diffuse_bounces=1, glossy_bounces=1,
+                                transmission_bounces=2, transparent_bounces=2, denoise=True,
+                                denoise_quality="FAST"),
         gt_from_main=True,
+        ambient_scale=0.5,
     ),
-    # training data: antialiased RGB (8 spp + OIDN) and IR (4 spp, no denoiser), separate exact GT
+    # training data: antialiased RGB (8 spp + OIDN), IR projector part 4 spp (no denoiser), IR ambient
+    # part 1 spp + OIDN, separate exact GT
     "default": Quality(
         "default",
         rgb=PassSettings(samples=8, max_bounces=4, diffuse_bounces=1, glossy_bounces=2,
                          transmission_bounces=4, transparent_bounces=4, denoise=True,
                          denoise_quality="BALANCED"),
-        ir=PassSettings(samples=4, max_bounces=4, diffuse_bounces=1, glossy_bounces=2,
-                        transmission_bounces=4, transparent_bounces=4),
+        ir=PassSettings(samples=4, max_bounces=4, diffuse_bounces=0, glossy_bounces=2,
+                        transmission_bounces=4, transparent_bounces=4, **PIXEL_BOX),
+        ir_ambient=PassSettings(samples=1, max_bounces=4, diffuse_bounces=1, glossy_bounces=2,
+                                transmission_bounces=4, transparent_bounces=4, denoise=True,
+                                denoise_quality="FAST"),
     ),
     # figures: many samples, deeper paths, light tree, best denoiser
     "paper": Quality(
@@ -86,21 +107,26 @@ PRESETS: dict[str, Quality] = {
                          transmission_bounces=8, transparent_bounces=8, denoise=True,
                          adaptive_threshold=0.02, denoise_quality="HIGH", denoise_prefilter="ACCURATE",
                          light_tree=True),
-        ir=PassSettings(samples=16, max_bounces=6, diffuse_bounces=2, glossy_bounces=4,
-                        transmission_bounces=8, transparent_bounces=8, light_tree=True),
+        ir=PassSettings(samples=16, max_bounces=6, diffuse_bounces=1, glossy_bounces=4,
+                        transmission_bounces=8, transparent_bounces=8, **PIXEL_BOX),
+        ir_ambient=PassSettings(samples=4, max_bounces=6, diffuse_bounces=2, glossy_bounces=4,
+                                transmission_bounces=8, transparent_bounces=8, denoise=True,
+                                denoise_quality="HIGH", light_tree=True),
     ),
 }
 
 # Measured by benchmarks/render_speed.py at full resolution (IR 720x960, RGB 960x1280), one procedural
-# scene, on the shared 2-core CPU machine (1-min load average 5.7-6.8 from other jobs during the run).
+# scene, on the shared 2-core CPU machine. preview/default re-measured after the IR split into
+# projector and ambient parts (1-min load average 3.0 for preview, 1.2-1.6 for default); paper is the
+# older measurement (IR not split then; not re-measured: expect it within ~10 %).
 # CPU_SECONDS_PER_SAMPLE: core-seconds of one complete sample (render threads + pattern, noise,
 # encode+write, scene build amortised): what a farm planner multiplies by the sample count.
 # SECONDS_PER_SAMPLE: wall seconds on 2 otherwise idle cores (render CPU / 2 + single-threaded parts).
 # WALL_SECONDS_LOADED: what the benchmark actually saw on the loaded machine.
-CPU_SECONDS_PER_SAMPLE: dict[str, float] = {"preview": 8.1, "default": 43.3, "paper": 359.8}
-SECONDS_PER_SAMPLE: dict[str, float] = {"preview": 4.3, "default": 21.9, "paper": 180.2}
-WALL_SECONDS_LOADED: dict[str, float] = {"preview": 13.8, "default": 76.3, "paper": 580.6}
-BYTES_PER_SAMPLE: dict[str, int] = {"preview": 9_239_893, "default": 9_200_640, "paper": 8_632_320}
+CPU_SECONDS_PER_SAMPLE: dict[str, float] = {"preview": 8.0, "default": 37.9, "paper": 359.8}
+SECONDS_PER_SAMPLE: dict[str, float] = {"preview": 4.5, "default": 19.4, "paper": 180.2}
+WALL_SECONDS_LOADED: dict[str, float] = {"preview": 7.6, "default": 19.6, "paper": 580.6}
+BYTES_PER_SAMPLE: dict[str, int] = {"preview": 9_086_293, "default": 8_668_160, "paper": 8_632_320}
 
 
 def get(name: str) -> Quality:
@@ -110,7 +136,9 @@ def get(name: str) -> Quality:
     return PRESETS[name]
 
 
-def with_samples(q: Quality, rgb: int | None = None, ir: int | None = None) -> Quality:
-    """A copy with other sample counts (tests use 1-8 samples)."""
+def with_samples(q: Quality, rgb: int | None = None, ir: int | None = None,
+                 ir_ambient: int | None = None) -> Quality:
+    """A copy with other sample counts (tests use 1-8 samples); ``ir`` = the projector part."""
     return replace(q, rgb=replace(q.rgb, samples=rgb or q.rgb.samples),
-                   ir=replace(q.ir, samples=ir or q.ir.samples))
+                   ir=replace(q.ir, samples=ir or q.ir.samples),
+                   ir_ambient=replace(q.ir_ambient, samples=ir_ambient or q.ir_ambient.samples))

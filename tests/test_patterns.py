@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from patterns.generators import KINDS, PatternParams, blue_noise_min_dist, generate, sample_params
+from patterns.generators import (DOT_FWHM_CAMERA_PX, DOTS_IN_FIELD, FWHM_PER_RADIUS, KINDS, PatternParams,
+                                 blue_noise_min_dist, generate, sample_params)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,6 +61,22 @@ def test_sample_params_valid_and_randomized():
     for p in ps:
         p.validate()
     assert len({p.kind for p in ps}) == 3 and len({p.density for p in ps}) == 20
+
+
+def test_dot_size_in_camera_pixels_and_dot_count_do_not_depend_on_scale():
+    """A projector pattern is rendered at 1.5 projector px per IR px: its dots must span the same
+    1.3-2.4 IR px (FWHM) and the pattern hold the same ~5000-15000 dots at every render scale."""
+    counts, radii = [], []
+    for scale in (0.25, 0.5, 1.0):
+        h, w = int(720 * scale * 1.5 * 1.2), int(960 * scale * 1.5 * 1.2)
+        p = sample_params(np.random.default_rng(5), "uniform", h, w, pixels_per_camera_px=1.5)
+        fwhm_camera_px = p.radius_px[0] * FWHM_PER_RADIUS / 1.5
+        assert DOT_FWHM_CAMERA_PX[0] <= fwhm_camera_px <= DOT_FWHM_CAMERA_PX[1]
+        counts.append(len(generate(p, np.random.default_rng(6)).points))
+        radii.append(p.radius_px)
+    assert radii[0] == radii[1] == radii[2]
+    assert DOTS_IN_FIELD[0] * 0.75 < min(counts) and max(counts) < DOTS_IN_FIELD[1]
+    assert max(counts) < 1.35 * min(counts)  # quarter scale saturates softly, no more
 
 
 def test_bad_params_rejected():

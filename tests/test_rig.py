@@ -86,6 +86,26 @@ def test_sensor_noise_statistics_and_quantisation():
     assert np.array_equal(a, b)
 
 
+def test_auto_exposure_ignores_a_few_bright_pixels_and_blur_keeps_energy():
+    """The AE set point is a clipped mean: a lamp, window or saturated dots on 0.5 % of the image
+    barely move the exposure; a 99th-percentile AE would be driven by them."""
+    rng = np.random.default_rng(2)
+    p = noise.SensorParams(bit_depth=8, full_well_e=8000.0, read_noise_e=4.0, black_level_dn=0.0,
+                           ae_percentile=99.0, ae_target=0.25, max_exposure=1e9, psf_sigma_px=0.5)
+    scene = rng.uniform(0.05, 0.15, (120, 160))
+    lamp = scene.copy()
+    lamp[:6, :16] = 100.0  # 0.5 % of the pixels, 1000x brighter
+    e_scene, e_lamp = noise.auto_exposure(scene, p), noise.auto_exposure(lamp, p)
+    assert e_lamp > 0.95 * e_scene
+    assert e_scene == pytest.approx(0.25 * 8000.0 / scene.mean(), rel=0.02)
+    dark = noise.auto_exposure(np.full((10, 10), 1e-6), dataclasses.replace(p, max_exposure=5e4))
+    assert dark == 5e4  # capped: a dark scene stays dark
+    dot = np.zeros((21, 21))
+    dot[10, 10] = 1.0
+    blurred = noise.blur(dot, p.psf_sigma_px)
+    assert blurred.sum() == pytest.approx(1.0, rel=1e-3) and 0.4 < blurred.max() < 0.8
+
+
 def test_rgb_response():
     rng = np.random.default_rng(1)
     lin = rng.uniform(0.01, 0.3, (20, 30, 3))

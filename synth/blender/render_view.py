@@ -3,7 +3,8 @@
 Order per view (one Blender scene, Cycles persistent data keeps the BVH between renders):
     RGB mode   -> RGB frame (denoised), GT render of the RGB camera
     (any mode) -> GT render of the left IR camera
-    IR mode    -> left and right IR frames (projector on, no denoiser) -> sensor noise
+    IR mode    -> left and right IR frames, each the sum of a projector-only render (no denoiser)
+                  and an ambient-only render (denoised) -> sensor model (synth.noise)
 Random streams: ``SeedSequence([seed, scene_id, view_id])`` spawns one child per purpose, so a
 sample does not depend on which worker renders it or on other samples.
 """
@@ -14,6 +15,7 @@ import time
 from dataclasses import dataclass
 
 import bpy
+import cv2
 import numpy as np
 
 from patterns.generators import generate as generate_pattern
@@ -23,7 +25,7 @@ from synth.blender import ir_mode, passes, projector
 from synth.blender.devices import configure_device
 from synth.blender.rig_cameras import RigCameras
 from synth.quality import Quality
-from synth.rig import RigRanges, sample_rig
+from synth.rig import Rig, RigRanges, sample_rig
 from synth.schema import MATERIAL_CLASSES
 
 STREAMS = ("rig", "pattern", "sensor", "ir_noise", "rgb_response", "cycles")
@@ -44,6 +46,19 @@ def class_fractions(material: np.ndarray) -> dict[str, float]:
     ids, counts = np.unique(material, return_counts=True)
     return {MATERIAL_CLASSES.get(int(i), str(int(i))): round(float(c) / material.size, 6)
             for i, c in zip(ids, counts)}
+
+
+@dataclass
+class IrPair:
+    """Linear grey IR radiance of the left and right cameras (HxW float32, Cycles units), the
+    projector's share of it, and the left projector render (its Depth/Index passes)."""
+
+    left: np.ndarray
+    right: np.ndarray
+    projector_left: np.ndarray
+    projector_right: np.ndarray
+    gt_left: passes.RenderOutput
+    seconds: float
 
 
 @dataclass
@@ -72,6 +87,35 @@ class ViewRenderer:
     def _path(self, tag: str) -> str:
         return os.path.join(self.workdir, f"{tag}-{os.getpid()}.exr")
 
+    def render_ir_pair(self, rig: Rig, ir_ambient: float, seeds: list[int]) -> IrPair:
+        """Left and right IR radiance (grey, linear) = projector part + ambient part, rendered apart.
+
+        Projector part: the projector is the only light, so Cycles never has to choose between it
+        and the room lights (with several lights, each sample picks one light at random, which
+        decimates the dots differently in the two cameras); no denoiser (it smears dots).
+        Ambient part: room lights and sky x ``ir_ambient``, projector off, denoised (it holds no dots,
+        and its Monte-Carlo noise would otherwise be independent speckle in the two cameras)."""
+        scene, q = self.scene, self.quality
+        t0 = time.perf_counter()
+        ir_mode.set_ir_mode(scene, self.projector, 0.0, rig.projector.power_w)
+        proj_l = passes.render(scene, self.cameras.ir_left, rig.ir_size, q.ir, seeds[0], self._path("ir_l"))
+        proj_r = passes.render(scene, self.cameras.ir_right, rig.ir_size, q.ir, seeds[1], self._path("ir_r"))
+        ir_mode.set_ir_mode(scene, self.projector, ir_ambient, 0.0)
+        h, w = rig.ir_size
+        amb_hw = (max(1, round(h * q.ambient_scale)), max(1, round(w * q.ambient_scale)))
+        amb_l = passes.render(scene, self.cameras.ir_left, amb_hw, q.ir_ambient, seeds[0] + 1, self._path("ir_al"))
+        amb_r = passes.render(scene, self.cameras.ir_right, amb_hw, q.ir_ambient, seeds[1] + 1, self._path("ir_ar"))
+        ir_mode.set_rgb_mode(scene, self.projector)
+
+        def grey(out: passes.RenderOutput) -> np.ndarray:
+            """The IR look is grey; a reduced-resolution part is upsampled to the IR frame (same FOV)."""
+            g = out.combined.mean(axis=2)
+            return g if g.shape == (h, w) else cv2.resize(g, (w, h), interpolation=cv2.INTER_LINEAR)
+
+        return IrPair(left=grey(proj_l) + grey(amb_l), right=grey(proj_r) + grey(amb_r),
+                      projector_left=grey(proj_l), projector_right=grey(proj_r), gt_left=proj_l,
+                      seconds=time.perf_counter() - t0)
+
     def render_sample(self, seed: int, scene_id: int, view_id: int,
                       t_world_from_ir: np.ndarray) -> tuple[dict, dict]:
         """One sample dict (schema fields + meta) and its per-stage timings in seconds."""
@@ -81,7 +125,8 @@ class ViewRenderer:
         rngs = sample_streams(seed, scene_id, view_id)
         rig = sample_rig(rngs["rig"], self.ranges)
         ph, pw = rig.projector.size
-        pparams = sample_pattern_params(rngs["pattern"], self.pattern_kind, ph, pw)
+        pparams = sample_pattern_params(rngs["pattern"], self.pattern_kind, ph, pw,
+                                        self.ranges.pattern_supersample)
         pattern = generate_pattern(pparams, rngs["pattern"])
         rig.extra["pattern"] = {"pattern": pattern.info()}
         cycles_seeds = [int(s) for s in rngs["cycles"].integers(0, 2 ** 31 - 1, 4)]
@@ -105,18 +150,14 @@ class ViewRenderer:
             timings["gt"] = gt_rgb.seconds + gt_ir.seconds
 
         ir_ambient = float(getattr(self.built, "ir_ambient", scene.get("lbd_ir_ambient", 0.1)))
-        ir_mode.set_ir_mode(scene, self.projector, ir_ambient, rig.projector.power_w)
-        ir_l = passes.render(scene, self.cameras.ir_left, rig.ir_size, q.ir, cycles_seeds[2], self._path("ir_l"))
-        ir_r = passes.render(scene, self.cameras.ir_right, rig.ir_size, q.ir, cycles_seeds[3], self._path("ir_r"))
-        ir_mode.set_rgb_mode(scene, self.projector)
-        timings["ir_pair"] = ir_l.seconds + ir_r.seconds
+        ir = self.render_ir_pair(rig, ir_ambient, cycles_seeds[2:])
+        timings["ir_pair"] = ir.seconds
         if q.gt_from_main:
-            gt_ir = ir_l
+            gt_ir = ir.gt_left
 
         t1 = time.perf_counter()
         sensor = noise.sample_sensor(rngs["sensor"], self.ir_bit_depth)
-        grey_l, grey_r = ir_l.combined.mean(axis=2), ir_r.combined.mean(axis=2)
-        left, right, exposure = noise.sensor_pair(grey_l, grey_r, sensor, rngs["ir_noise"])
+        left, right, exposure = noise.sensor_pair(ir.left, ir.right, sensor, rngs["ir_noise"])
         response = camera_response.sample_response(rngs["rgb_response"])
         rgb, rgb_gain = camera_response.develop(rgb_out.combined, response)
         depth_ir = gt_ir.depth
@@ -142,6 +183,8 @@ class ViewRenderer:
             "material_fraction_ir": class_fractions(gt_ir.material_index),
             "ir_ambient": ir_ambient,
             "ir_sensor": sensor.to_meta() | {"exposure_e_per_unit": exposure},
+            "ir_radiance_mean": {"projector": float(ir.projector_left.mean()),
+                                 "ambient": float((ir.left - ir.projector_left).mean())},
             "rgb_response": response.to_meta() | {"gain": rgb_gain},
             "render": {"quality": q.to_meta(), "device": self.device, "engine": "CYCLES",
                        "cycles_seeds": dict(zip(("rgb", "gt", "ir_left", "ir_right"), cycles_seeds)),
