@@ -53,3 +53,15 @@ def make_sample(key: str, rng: np.random.Generator, ir_hw=(12, 16), rgb_hw=(15, 
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One torch intra-op thread per test: SGM and the tiny models issue many small ops, and OpenMP
+    workers spinning against other processes on 2 shared cores slow them down up to 10x."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

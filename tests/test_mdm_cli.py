@@ -18,12 +18,6 @@ PROTOCOLS = {"sensor", "sensor_holes", "block_easy", "block_medium", "block_hard
 METHODS = {"model", "nearest", "ip_basic", "inpaint"}
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,6 @@ from mdm.synthetic import render_scene
 from mdm.train import l1_loss
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: on 2 shared cores, 2 OpenMP threads spin against other processes."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_masking_rule_forced_and_ratio():

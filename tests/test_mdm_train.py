@@ -28,12 +28,6 @@ CLI_ARGS = ["--batch", "2", "--workers", "0", "--size", "28x42", "--lr-encoder",
             "--warmup", "2", "--decay-every", "100", "--ckpt-every", "2", "--threads", "1"]
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

@@ -18,14 +18,6 @@ from sgm.presets import PRESETS_FILE, SGMParams
 from sgm.synthetic import StereoScene, render_pair, shifted_pair
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Single-threaded torch: SGM issues ~10^4 small ops, and spinning OpenMP workers slow them
-    down 10x when the suite shares the cores with other processes."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 ROOT = Path(__file__).resolve().parent.parent

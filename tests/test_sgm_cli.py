@@ -6,7 +6,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 
 from cli import cli
@@ -15,14 +14,6 @@ from synth import schema
 from synth.shards import ShardWriter, init_dataset, open_dataset, sha256_file
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Single-threaded torch: SGM issues ~10^4 small ops, and spinning OpenMP workers slow them
-    down 10x when the suite shares the cores with other processes."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 SCENE = StereoScene(width=96, height=72, fx=80.0, baseline_m=0.1, z0_m=1.0, slope_x=0.3,

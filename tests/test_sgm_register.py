@@ -3,20 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from scipy import ndimage
 
 from sgm.register import depth_to_units, disparity_to_depth, register_depth, sensor_fields
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Single-threaded torch: SGM issues ~10^4 small ops, and spinning OpenMP workers slow them
-    down 10x when the suite shares the cores with other processes."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 IR_HW, RGB_HW = (72, 96), (96, 128)
