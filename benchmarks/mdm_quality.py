@@ -4,6 +4,7 @@ scenes it never saw.
     python benchmarks/mdm_quality.py --data TRAIN [--data TRAIN2] --test TEST [--minutes 5]
                                      [--out DIR] [--batch 8] [--size 168x224]
                                      [--lr 3e-4] [--threads 1] [--workers 1] [--max-samples 50]
+                                     [--prior blend] [--block-prob 0.5]
 
 Without --data/--test it writes the analytic fixture (mdm.synthetic: 480 training views at 240x320,
 32 test views at 480x640, different seeds, so different scenes) and says so: fixture numbers are not
@@ -27,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 GOAL = ("sensor", "block_hard", "block_extreme")
 
 
-def calibrate(data: list[str], size, batch: int, threads: int, steps: int = 3) -> float:
+def calibrate(data: list[str], size, batch: int, threads: int, prior: str, steps: int = 3) -> float:
     """Training steps per second of tiny on this machine right now (after one warm-up step)."""
     import torch
 
@@ -39,7 +40,7 @@ def calibrate(data: list[str], size, batch: int, threads: int, steps: int = 3) -
         torch.set_num_threads(threads)
     it = iter(make_loader(ShardStream(data, size, seed=0), batch, 0))
     batches = [next(it) for _ in range(steps + 1)]
-    net = build_model(model_config("tiny"), seed=0)
+    net = build_model(model_config("tiny", prior=prior), seed=0)
     opt = torch.optim.AdamW(param_groups(net, TrainConfig(data=data, out="-")))
     train_step(net, net, opt, batches[0], "cpu", False, 1.0)
     t0 = time.perf_counter()
@@ -63,6 +64,9 @@ def main() -> None:
     ap.add_argument("--max-samples", type=int, default=50, help="test samples scored (default 50)")
     ap.add_argument("--max-side", type=int, default=640, help="eval frames downscaled to this side (default 640)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--prior", default="blend", help="model prior (train --prior; default blend)")
+    ap.add_argument("--block-prob", type=float, default=0.5,
+                    help="share of sensor samples trained on block-corrupted GT instead (default 0.5)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -82,7 +86,7 @@ def main() -> None:
     from mdm.evaluate import evaluate
     from mdm.train import TrainConfig, train
 
-    rate = calibrate(args.data, size, args.batch, args.threads)
+    rate = calibrate(args.data, size, args.batch, args.threads, args.prior)
     budget = args.minutes * 60.0
     steps = max(10, int(rate * budget * 0.9))
     print(f"calibration: {rate:.2f} steps/s -> planning {steps} steps in {args.minutes:g} min")
@@ -94,6 +98,7 @@ def main() -> None:
     result = train(TrainConfig(data=args.data, out=str(run), model="tiny", steps=steps, batch=args.batch,
                                workers=args.workers, size=size, lr_encoder=args.lr, lr_decoder=args.lr,
                                threads=args.threads, seed=args.seed, time_limit_s=budget,
+                               prior=args.prior, block_prob=args.block_prob,
                                ckpt_every=max(50, steps // 5)))
     train_min = (time.time() - t0) / 60
     print(f"trained {result['step']} steps ({result['step'] * args.batch} samples) in {train_min:.1f} min, "
@@ -103,7 +108,8 @@ def main() -> None:
     lines = [f"# MDM quality ({'analytic fixture, NOT rendered data' if fixture else 'rendered data'})", "",
              f"train {', '.join(args.data)}; test {', '.join(args.test)}",
              f"tiny, {result['step']} steps x {args.batch} samples at {size[0]}x{size[1]}, "
-             f"{train_min:.1f} min on this CPU ({args.threads} torch threads)", "",
+             f"{train_min:.1f} min on this CPU ({args.threads} torch threads), prior {args.prior}, "
+             f"block-prob {args.block_prob}", "",
              "| protocol | model RMSE | best classical | its RMSE | model wins |", "|---|---|---|---|---|"]
     wins = {}
     for proto, methods in metrics.items():

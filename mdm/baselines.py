@@ -1,5 +1,7 @@
 """Classical depth fills (no RGB) scored beside the model: nearest valid pixel, an IP-Basic-style
-morphological fill (Ku et al., CRV 2018), and OpenCV's Telea inpainting. Input and output: (H, W)
+morphological fill (Ku et al., CRV 2018), OpenCV's Telea inpainting, and a harmonic (Laplace membrane)
+fill of log depth, the smooth half of the model's ``blend`` prior (so the model is also scored against
+its own unlearned prior). Input and output: (H, W)
 float32 metres, 0 = hole; outputs have no holes (an input with no valid pixel is filled with 2 m)."""
 from __future__ import annotations
 
@@ -57,4 +59,21 @@ def inpaint_fill(depth: np.ndarray, radius: float = 5.0) -> np.ndarray:
     return np.where(valid, depth, out).astype(np.float32)
 
 
-BASELINES = {"nearest": nearest_fill, "ip_basic": ip_basic_fill, "inpaint": inpaint_fill}
+def harmonic_fill(depth: np.ndarray) -> np.ndarray:
+    """Laplace interpolation of log depth with the valid pixels as boundary values (``mdm.priors``)."""
+    import torch
+
+    from mdm.priors import harmonic_fill as harmonic
+
+    valid = _valid(depth)
+    if not valid.any():
+        return np.full(depth.shape, FALLBACK_DEPTH, np.float32)
+    logd = torch.from_numpy(np.log(np.where(valid, depth, 1.0)).astype(np.float32))[None, None]
+    weight = torch.from_numpy(valid.astype(np.float32))[None, None]
+    fallback = torch.full((1, 1, 1, 1), float(np.median(logd[0, 0][valid].numpy())))
+    out = np.exp(harmonic(logd, weight, fallback)[0, 0].numpy())
+    return np.where(valid, depth, out).astype(np.float32)
+
+
+BASELINES = {"nearest": nearest_fill, "ip_basic": ip_basic_fill, "inpaint": inpaint_fill,
+             "harmonic": harmonic_fill}

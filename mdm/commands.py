@@ -73,9 +73,11 @@ def _parse_size(ctx, param, value: str | None):
               help="shuffle buffer, samples per worker")
 @click.option("--repeats", type=click.IntRange(1), default=4, show_default=True,
               help="differently augmented examples per decoded sample (decoding is the loader's cost)")
-@click.option("--prior", type=click.Choice(["nearest", "fill", "median"]), default="nearest", show_default=True,
-              help="what the head's log-depth residual is added to: nearest kept pixel, push-pull fill, or "
-                   "the image median (= the released design, network predicts everything)")
+@click.option("--prior", type=click.Choice(["blend", "nearest", "harmonic", "fill", "median"]), default="blend",
+              show_default=True,
+              help="what the head's log-depth residual is added to: a learned per-pixel blend of the nearest "
+                   "kept pixel and a harmonic fill, one of those, a push-pull fill, or the image median (= the "
+                   "released design, network predicts everything)")
 @click.option("--no-depth-skip", is_flag=True, help="decoder sees RGB tokens + UV only (released design)")
 @click.option("--no-augment", is_flag=True, help="centre crop only, no photometric augmentation")
 @click.option("--init-dinov2", type=click.Path(path_type=Path), default=None,

@@ -83,18 +83,18 @@ def iter_eval_samples(dirs: Sequence[Path]) -> Iterable[tuple[str, dict]]:
 
 
 def comparison_image(rgb, inp, gt, preds: dict[str, np.ndarray]) -> np.ndarray:
-    """RGB, input, GT, model / ip_basic / inpaint / nearest predictions (one depth scale), and the
-    absolute errors of model and ip_basic (one error scale)."""
+    """Row 1: RGB, input, GT, |model - GT|, |inpaint - GT| (one error scale); row 2: model and every
+    classical fill (one depth scale)."""
     lo, hi = depth_range(gt, inp)
-    errs = {k: np.where(gt > 0, np.abs(preds[k] - gt), 0) for k in ("model", "ip_basic")}
+    errs = {k: np.where(gt > 0, np.abs(preds[k] - gt), 0) for k in ("model", "inpaint")}
     emax = float(max(np.percentile(np.concatenate([e[gt > 0] for e in errs.values()] + [np.zeros(1)]), 98),
                      1e-3))
     panels = [(rgb_to_bgr(rgb), "RGB"), (colorize(inp, lo, hi), f"input ({lo:.1f}-{hi:.1f} m)"),
-              (colorize(gt, lo, hi), "GT"), (colorize(preds["model"], lo, hi), "model")]
-    panels += [(colorize(preds[k], lo, hi), k) for k in ("nearest", "ip_basic", "inpaint")]
+              (colorize(gt, lo, hi), "GT")]
     panels += [(colorize(errs[k] + 1e-9 * (gt > 0), 0, emax, cv2.COLORMAP_INFERNO),
-                f"|{k} - GT| (0-{emax:.2f} m)") for k in ("model", "ip_basic")]
-    return sheet(panels, 3)
+                f"|{k} - GT| (0-{emax:.2f} m)") for k in errs]
+    panels += [(colorize(preds[k], lo, hi), k) for k in preds]
+    return sheet(panels, 5)
 
 
 def _mean(rows: list[dict]) -> dict[str, float]:

@@ -8,12 +8,12 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from mdm.layers import Block, ConvStack, PatchEmbed, interpolate_pos_table, normalized_view_plane_uv
+from mdm.priors import harmonic_fill, masked_median, nearest_seen, push_pull_fill
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -42,7 +42,7 @@ class MDMConfig:
     max_depth: float = 20.0
     tokens: int = 300  # inference token budget (rows*cols ~ tokens, aspect kept)
     depth_skip: bool = True  # decoder also sees the kept input depth at every scale (our addition)
-    prior: str = "nearest"  # residual over a fill of the kept depth (ours): nearest | fill | median
+    prior: str = "blend"  # residual over a fill of the kept depth (ours): blend | nearest | harmonic | fill | median
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -88,49 +88,6 @@ def patch_valid_fraction(valid: torch.Tensor, patch: int) -> torch.Tensor:
     """(B, H, W) bool -> (B, rows*cols) fraction of valid pixels per patch (row-major)."""
     frac = F.avg_pool2d(valid[:, None].float(), patch, patch)
     return frac.flatten(1)
-
-
-def masked_median(values: torch.Tensor, weight: torch.Tensor, fallback: float = math.log(2.5)) -> torch.Tensor:
-    """(B, 1, 1, 1) median of ``values`` (B, 1, H, W) where ``weight`` > 0; ``fallback`` if none."""
-    out = []
-    for v, w in zip(values, weight):
-        sel = v[w > 0]
-        out.append(sel.median() if sel.numel() else torch.tensor(fallback, device=v.device))
-    return torch.stack(out).float().view(-1, 1, 1, 1)
-
-
-@torch.no_grad()
-def nearest_seen(value: torch.Tensor, weight: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
-    """Every pixel of (B, 1, H, W) ``value`` takes the value of the nearest pixel with ``weight`` > 0
-    (Euclidean distance transform, scipy, on the CPU); ``fallback`` (B, 1, 1, 1) if there is none."""
-    from scipy import ndimage
-
-    out = torch.empty_like(value)
-    for b in range(value.shape[0]):
-        seen = (weight[b, 0] > 0).cpu().numpy()
-        if not seen.any():
-            out[b] = fallback[b]
-            continue
-        idx = ndimage.distance_transform_edt(~seen, return_distances=False, return_indices=True)
-        flat = torch.from_numpy(np.ravel_multi_index(tuple(idx), seen.shape)).to(value.device)
-        out[b, 0] = value[b, 0].reshape(-1)[flat.reshape(-1)].reshape(seen.shape)
-    return out
-
-
-def push_pull_fill(value: torch.Tensor, weight: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
-    """Fill the pixels with ``weight`` 0 of (B, 1, H, W) ``value`` from a pyramid of weighted 2x2
-    averages (push), blended back up bilinearly (pull); weighted pixels keep their value. ``fallback``
-    (B, 1, 1, 1) is used for an image with no weight at all."""
-    pyramid = [(value * weight, weight)]
-    while min(pyramid[-1][1].shape[-2:]) > 1 and not bool((pyramid[-1][1] > 0).all()):
-        num, den = pyramid[-1]
-        pyramid.append((F.avg_pool2d(num, 2, ceil_mode=True), F.avg_pool2d(den, 2, ceil_mode=True)))
-    num, den = pyramid[-1]
-    filled = torch.where(den > 0, num / den.clamp_min(1e-6), fallback.expand_as(num))
-    for num, den in reversed(pyramid[:-1]):
-        up = F.interpolate(filled, size=num.shape[-2:], mode="bilinear", align_corners=False)
-        filled = torch.where(den > 0, num / den.clamp_min(1e-6), up) * den.clamp(max=1) + up * (1 - den.clamp(max=1))
-    return filled
 
 
 def token_grid(height: int, width: int, tokens: int) -> tuple[int, int]:
@@ -188,22 +145,23 @@ class MDMEncoder(nn.Module):
 
 class MDMDecoder(nn.Module):
     """RGB tokens + cls -> 1x1 projection -> neck fed with UV (and the depth skip) at grid x1..x16 ->
-    head -> one channel: log-depth residual over the prior (see ``MDM``), at 16x the token grid."""
+    head -> log-depth residual over the prior (+ the gate and trust logits with ``blend``; see ``MDM``),
+    at 16x the token grid."""
 
     def __init__(self, cfg: MDMConfig):
         super().__init__()
         self.cfg = cfg
         n = len(cfg.neck_widths)
-        extra = 2 + (2 if cfg.depth_skip else 0)  # UV (+ skip: relative log depth, validity)
+        extra = 2 + (skip_channels(cfg) if cfg.depth_skip else 0)  # UV (+ skip: priors, seen share)
         self.proj = nn.Conv2d(cfg.embed_dim, cfg.embed_dim, 1)
         self.neck = ConvStack([cfg.embed_dim + extra] + [extra] * (n - 1), cfg.neck_widths,
                               cfg.neck_res_blocks, cfg.resamplers)
         self.head = ConvStack(cfg.neck_widths, cfg.head_widths, cfg.head_res_blocks, cfg.resamplers,
-                              out_dim=1)
+                              out_dim=3 if cfg.prior == "blend" else 1)
 
     def forward(self, cls: torch.Tensor, tokens: torch.Tensor, rows: int, cols: int,
                 skip: torch.Tensor | None = None) -> torch.Tensor:
-        """``skip`` (B, 2, H, W) = [prior - image anchor (log m), seen share] (``depth_skip``)."""
+        """``skip`` (B, C, H, W) = [prior(s) - image anchor (log m), seen share] (``depth_skip``)."""
         b, _, d = tokens.shape
         x = self.proj(tokens.transpose(1, 2).reshape(b, d, rows, cols)) + cls[:, :, None, None]
         feeds = []
@@ -216,17 +174,34 @@ class MDMDecoder(nn.Module):
         return self.head(self.neck(feeds))[-1].float()
 
 
+PRIORS = ("blend", "nearest", "harmonic", "fill", "median")
+TRUST_INIT = -4.0  # initial trust logit of ``blend``: residual x 0.018 on measured pixels
+
+
+def skip_channels(cfg: MDMConfig) -> int:
+    """Channels of the decoder's depth skip: one per prior map, plus the seen share."""
+    return 3 if cfg.prior == "blend" else 2
+
+
 class MDM(nn.Module):
     """Masked depth model: depth = exp(prior + residual), metres.
 
-    ``prior`` (log metres, at the output resolution) is computed from the *kept* input depth only:
-    ``"nearest"`` = nearest kept pixel, ``"fill"`` = push-pull fill of the kept log depth, ``"median"`` =
-    the image's median kept depth (the network then predicts everything, as in the released model). The residual is the decoder's output,
-    bilinearly resized. ``keep`` (B, rows*cols) bool selects the depth patches the model sees
-    (encoder tokens, decoder skip and prior); default: every patch with a valid pixel."""
+    ``prior`` (log metres, at the output resolution) is computed from the *kept* input depth only
+    (``mdm.priors``): ``"blend"`` (default) = g * nearest + (1 - g) * harmonic with a per-pixel gate
+    g = sigmoid(second decoder channel), so the network picks, from the RGB, where a hole should keep
+    the sharp edge of the nearest surface and where it should be interpolated smoothly; on seen pixels
+    (where both priors equal the measurement) the residual is scaled by a per-pixel trust
+    sigmoid(third channel), initialised near 0, so measurements pass through until the network has
+    learnt which ones to correct (an untrained residual would otherwise add noise to them); ``"nearest"``,
+    ``"harmonic"``, ``"fill"`` (push-pull) = that fill alone; ``"median"`` = the image's median kept
+    depth (the network predicts everything, as in the released model). The residual (and gate) are the
+    decoder's output, bilinearly resized. ``keep`` (B, rows*cols) bool selects the depth patches the
+    model sees (encoder tokens, decoder skip and prior); default: every patch with a valid pixel."""
 
     def __init__(self, cfg: MDMConfig):
         super().__init__()
+        if cfg.prior not in PRIORS:
+            raise ValueError(f"unknown prior {cfg.prior!r}; choose one of {', '.join(PRIORS)}")
         self.cfg = cfg
         self.encoder = MDMEncoder(cfg)
         self.decoder = MDMDecoder(cfg)
@@ -245,26 +220,31 @@ class MDM(nn.Module):
         kept = keep.view(-1, 1, rows, cols).float()
         seen = valid[:, None].float() * F.interpolate(kept, size=depth.shape[-2:], mode="nearest")
         anchor = masked_median(feat[:, :1], seen)
-        skip = None
-        if self.cfg.depth_skip:
-            skip = torch.cat([self.prior(feat[:, :1], seen, anchor) - anchor, seen], dim=1)
-        residual = self.decoder(cls, tokens, rows, cols, skip)
+        priors = self.priors(feat[:, :1], seen, anchor)
+        skip = torch.cat([q - anchor for q in priors] + [seen], dim=1) if self.cfg.depth_skip else None
+        out = self.decoder(cls, tokens, rows, cols, skip)
         if full_depth is not None:
             feat, valid = depth_features(full_depth, self.cfg)
             seen = valid[:, None].float() * F.interpolate(kept, size=full_depth.shape[-2:], mode="nearest")
-        prior = self.prior(feat[:, :1], seen, anchor)
-        residual = F.interpolate(residual, size=prior.shape[-2:], mode="bilinear", align_corners=False)
+            priors = self.priors(feat[:, :1], seen, anchor)
+        out = F.interpolate(out, size=priors[0].shape[-2:], mode="bilinear", align_corners=False)
+        prior, residual = priors[0], out[:, :1]
+        if self.cfg.prior == "blend":
+            gate, trust = torch.sigmoid(out[:, 1:2]), torch.sigmoid(out[:, 2:3])
+            prior = gate * priors[0] + (1 - gate) * priors[1]
+            residual = residual * (1 - seen + seen * trust)
         lo, hi = math.log(self.cfg.min_depth), math.log(self.cfg.max_depth * 1.5)
         return torch.exp((prior + residual).clamp(lo, hi))[:, 0]
 
-    def prior(self, logd: torch.Tensor, seen: torch.Tensor, anchor: torch.Tensor) -> torch.Tensor:
-        """(B, 1, H, W) log-metre prior from the seen pixels: nearest seen pixel, push-pull fill, or the
-        flat median (``cfg.prior``)."""
-        if self.cfg.prior == "nearest":
-            return nearest_seen(logd, seen, anchor)
-        if self.cfg.prior == "fill":
-            return push_pull_fill(logd, seen, anchor)
-        return anchor.expand(-1, -1, *seen.shape[-2:])
+    def priors(self, logd: torch.Tensor, seen: torch.Tensor, anchor: torch.Tensor) -> list[torch.Tensor]:
+        """(B, 1, H, W) log-metre prior maps from the seen pixels (``cfg.prior``): [nearest, harmonic]
+        for ``blend``, else the one fill (the flat median for ``median``)."""
+        fills = {"nearest": nearest_seen, "harmonic": harmonic_fill, "fill": push_pull_fill}
+        if self.cfg.prior == "blend":
+            return [nearest_seen(logd, seen, anchor), harmonic_fill(logd, seen, anchor)]
+        if self.cfg.prior in fills:
+            return [fills[self.cfg.prior](logd, seen, anchor)]
+        return [anchor.expand(-1, -1, *seen.shape[-2:])]
 
     @torch.no_grad()
     def predict(self, rgb: torch.Tensor, depth: torch.Tensor, tokens: int | None = None) -> torch.Tensor:
@@ -314,6 +294,8 @@ def init_weights(model: MDM, generator: torch.Generator) -> None:
     with torch.no_grad():
         out.weight.mul_(0.1)
         out.bias.zero_()
+        if model.cfg.prior == "blend":
+            out.bias[2] = TRUST_INIT
 
 
 def build_model(cfg: MDMConfig, seed: int = 0) -> MDM:

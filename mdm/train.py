@@ -50,7 +50,7 @@ class TrainConfig:
     block_prob: float = 0.3
     buffer: int = 64
     repeats: int = 4  # augmented examples per decoded sample (repeated augmentation)
-    prior: str = "nearest"  # model prior: nearest | fill | median (see MDM)
+    prior: str = "blend"  # model prior: blend | nearest | harmonic | fill | median (see MDM)
     depth_skip: bool = True  # decoder sees [prior, seen] at every scale
     augment: bool = True
     init_dinov2: str | None = None

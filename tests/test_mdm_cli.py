@@ -15,7 +15,7 @@ from mdm.synthetic import render_scene, write_fixture_dataset
 from mdm.train import TrainConfig, train
 
 PROTOCOLS = {"sensor", "sensor_holes", "block_easy", "block_medium", "block_hard", "block_extreme"}
-METHODS = {"model", "nearest", "ip_basic", "inpaint"}
+METHODS = {"model", "nearest", "ip_basic", "inpaint", "harmonic"}
 
 
 

@@ -1,0 +1,62 @@
+"""The unlearned depth priors of ``mdm.priors`` and the ``blend`` model's pass-through of measurements."""
+import numpy as np
+import torch
+
+from mdm.baselines import harmonic_fill as harmonic_baseline
+from mdm.model import build_model, model_config
+from mdm.priors import harmonic_fill, nearest_seen, push_pull_fill
+
+
+def _plane_with_hole(h=96, w=128):
+    yy, xx = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32),
+                            indexing="ij")
+    value = (0.5 + 0.01 * xx + 0.004 * yy)[None, None]
+    weight = torch.ones_like(value)
+    weight[..., 20:70, 30:100] = 0  # a 50 x 70 px hole inside the image
+    return value, weight
+
+
+def test_harmonic_fill_is_exact_on_a_plane_and_keeps_seen_pixels():
+    value, weight = _plane_with_hole()
+    fallback = torch.zeros(1, 1, 1, 1)
+    out = harmonic_fill(value * weight, weight, fallback)
+    hole = weight == 0
+    assert torch.equal(out[~hole], value[~hole])
+    assert (out[hole] - value[hole]).abs().max() < 0.01 * value[hole].std()  # linear = harmonic
+    # the other fills are not exact inside a hole of a slanted plane: harmonic is the smooth one
+    for other in (nearest_seen, push_pull_fill):
+        assert (other(value * weight, weight, fallback)[hole] - value[hole]).abs().mean() > \
+            20 * (out[hole] - value[hole]).abs().mean()
+
+
+def test_harmonic_fill_with_nothing_seen_returns_fallback():
+    value = torch.rand(2, 1, 30, 40)
+    weight = torch.zeros_like(value)
+    weight[1, :, 5, 5] = 1
+    out = harmonic_fill(value * weight, weight, torch.tensor([3.0, 0.0]).view(2, 1, 1, 1))
+    assert torch.allclose(out[0], torch.tensor(3.0))
+    assert torch.allclose(out[1], value[1, :, 5, 5].expand_as(out[1]))  # one seen pixel: constant
+
+
+def test_harmonic_baseline_metres_and_holes():
+    depth = np.full((60, 80), 2.0, np.float32)
+    depth[:, 40:] = 3.0
+    depth[20:40, 30:50] = 0.0
+    out = harmonic_baseline(depth)
+    assert out.dtype == np.float32 and np.all(out > 0)
+    assert np.array_equal(out[depth > 0], depth[depth > 0])
+    assert np.all((out[depth == 0] >= 2.0 - 1e-4) & (out[depth == 0] <= 3.0 + 1e-4))
+
+
+def test_untrained_blend_model_passes_measurements_through():
+    torch.manual_seed(0)
+    net = build_model(model_config("tiny", prior="blend"), seed=0).eval()
+    rgb = torch.rand(1, 3, 112, 140)
+    depth = torch.full((1, 112, 140), 2.0) + torch.linspace(0, 1, 140)
+    depth[:, 40:80, 50:100] = 0
+    with torch.no_grad():
+        pred = net(rgb, depth)
+    seen = depth > 0
+    # measured pixels: residual x trust (~0.018) only; holes: between the two priors plus the residual
+    assert (pred[seen] / depth[seen] - 1).abs().max() < 0.01
+    assert torch.isfinite(pred).all() and (pred[~seen] > 1.5).all() and (pred[~seen] < 3.5).all()
