@@ -65,6 +65,10 @@ def main() -> None:
     ap.add_argument("--max-side", type=int, default=640, help="eval frames downscaled to this side (default 640)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--prior", default="blend", help="model prior (train --prior; default blend)")
+    ap.add_argument("--mask-ratio", type=float, nargs=2, default=(0.6, 0.9),
+                    help="masked share of depth patches ~ U(LO, HI) (default 0.6 0.9, the report's)")
+    ap.add_argument("--mask-mixed", type=float, default=0.75, help="P(mask a partly valid patch) (default 0.75)")
+    ap.add_argument("--decay-every", type=int, default=None, help="halve the LRs every N steps (default steps/4)")
     ap.add_argument("--block-prob", type=float, default=0.5,
                     help="share of sensor samples trained on block-corrupted GT instead (default 0.5)")
     args = ap.parse_args()
@@ -98,7 +102,8 @@ def main() -> None:
     result = train(TrainConfig(data=args.data, out=str(run), model="tiny", steps=steps, batch=args.batch,
                                workers=args.workers, size=size, lr_encoder=args.lr, lr_decoder=args.lr,
                                threads=args.threads, seed=args.seed, time_limit_s=budget,
-                               prior=args.prior, block_prob=args.block_prob,
+                               prior=args.prior, block_prob=args.block_prob, mask_ratio=tuple(args.mask_ratio),
+                               mask_mixed=args.mask_mixed, decay_every=args.decay_every,
                                ckpt_every=max(50, steps // 5)))
     train_min = (time.time() - t0) / 60
     print(f"trained {result['step']} steps ({result['step'] * args.batch} samples) in {train_min:.1f} min, "
@@ -109,7 +114,8 @@ def main() -> None:
              f"train {', '.join(args.data)}; test {', '.join(args.test)}",
              f"tiny, {result['step']} steps x {args.batch} samples at {size[0]}x{size[1]}, "
              f"{train_min:.1f} min on this CPU ({args.threads} torch threads), prior {args.prior}, "
-             f"block-prob {args.block_prob}", "",
+             f"block-prob {args.block_prob}, mask ratio {args.mask_ratio[0]:g}-{args.mask_ratio[1]:g}, "
+             f"mask mixed {args.mask_mixed:g}, decay every {args.decay_every or 'steps/4'}", "",
              "| protocol | model RMSE | best classical | its RMSE | model wins |", "|---|---|---|---|---|"]
     wins = {}
     for proto, methods in metrics.items():

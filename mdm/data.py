@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from mdm.augment import AugmentConfig, augment
 from mdm.block_masks import corrupt_depth, random_training_level
-from mdm.masking import patch_valid_fraction, sample_depth_keep
+from mdm.masking import MASK_RATIO_RANGE, P_MIXED, patch_valid_fraction, sample_depth_keep
 from synth.shards import DatasetError, ShardError, iter_shard, open_dataset
 
 TRAIN_FIELDS = ("rgb", "depth_rgb", "sensor_depth")
@@ -112,7 +112,8 @@ def check_sample(sample: dict, shard: str) -> None:
 
 
 def make_example(sample: dict, size: tuple[int, int], rng: np.random.Generator, aug: AugmentConfig,
-                 block_prob: float, patch: int) -> dict:
+                 block_prob: float, patch: int, mask_ratio: tuple[float, float] = MASK_RATIO_RANGE,
+                 mask_mixed: float = P_MIXED) -> dict:
     """Decoded sample -> training example at ``size`` (H, W): rgb uint8 (3, H, W), input depth (H, W) m
     (sensor depth, or GT with random blocks + noise), target GT (H, W) m (0 = none), keep (N,), K (3, 3)."""
     depths = {"gt": sample["depth_rgb"]}
@@ -124,7 +125,7 @@ def make_example(sample: dict, size: tuple[int, int], rng: np.random.Generator, 
         inp = depths["sensor"].astype(np.float32) / 1000.0
     else:
         inp = corrupt_depth(depths["gt"], random_training_level(rng), rng)
-    keep = sample_depth_keep(patch_valid_fraction(inp > 0, patch), rng)
+    keep = sample_depth_keep(patch_valid_fraction(inp > 0, patch), rng, mask_ratio, mask_mixed)
     return {"rgb": torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))),
             "depth": torch.from_numpy(np.ascontiguousarray(inp, dtype=np.float32)),
             "target": torch.from_numpy(np.ascontiguousarray(depths["gt"])),
@@ -144,12 +145,14 @@ class ShardStream(IterableDataset):
     def __init__(self, dirs: Sequence[Path], size: tuple[int, int], *, seed: int = 0, rank: int = 0,
                  world: int = 1, buffer: int = 64, aug: AugmentConfig = AugmentConfig(),
                  block_prob: float = 0.3, patch: int = 14, skip: Sequence[int] | None = None,
-                 repeats: int = 1):
+                 repeats: int = 1, mask_ratio: tuple[float, float] = MASK_RATIO_RANGE,
+                 mask_mixed: float = P_MIXED):
         super().__init__()
         self.repeats = max(1, int(repeats))
         self.shards = list_shards([Path(d) for d in dirs])
         self.size, self.seed, self.rank, self.world = tuple(size), seed, rank, world
         self.buffer, self.aug, self.block_prob, self.patch = buffer, aug, block_prob, patch
+        self.mask_ratio, self.mask_mixed = tuple(mask_ratio), mask_mixed
         self.skip = list(skip) if skip else None
 
     def reader(self) -> tuple[int, int, int]:
@@ -192,7 +195,8 @@ class ShardStream(IterableDataset):
                     ex = item * r + rep
                     if rank_of[ex] >= skip:
                         rng = np.random.default_rng([self.seed, epoch, shard.index, pos, rep])
-                        ready[ex] = make_example(sample, self.size, rng, self.aug, self.block_prob, self.patch)
+                        ready[ex] = make_example(sample, self.size, rng, self.aug, self.block_prob, self.patch,
+                                                 self.mask_ratio, self.mask_mixed)
                 while k < n and perm[k] < (item + 1) * r:
                     if k >= skip:
                         yield ready.pop(int(perm[k]))

@@ -48,6 +48,8 @@ class TrainConfig:
     bf16: bool | None = None  # default: on for CUDA, off on CPU
     ckpt_every: int = 500
     block_prob: float = 0.3
+    mask_ratio: tuple[float, float] = (0.6, 0.9)  # masked share of depth patches ~ U(lo, hi) (report 2.2)
+    mask_mixed: float = 0.75  # probability of masking a partly valid patch (report 2.2)
     buffer: int = 64
     repeats: int = 4  # augmented examples per decoded sample (repeated augmentation)
     prior: str = "blend"  # model prior: blend | nearest | harmonic | fill | median (see MDM)
@@ -258,6 +260,7 @@ def train(cfg: TrainConfig) -> dict:
     stream = ShardStream(cfg.data, cfg.size, seed=cfg.seed, rank=rank, world=world, buffer=cfg.buffer,
                          aug=AugmentConfig() if cfg.augment else NO_AUGMENT,
                          block_prob=cfg.block_prob, patch=patch, repeats=cfg.repeats,
+                         mask_ratio=tuple(cfg.mask_ratio), mask_mixed=cfg.mask_mixed,
                          skip=worker_skips(start, cfg.batch, cfg.workers))
     batches = iter(make_loader(stream, cfg.batch, cfg.workers))
     out.mkdir(parents=True, exist_ok=True)
