@@ -60,3 +60,24 @@ def test_untrained_blend_model_passes_measurements_through():
     # measured pixels: residual x trust (~0.018) only; holes: between the two priors plus the residual
     assert (pred[seen] / depth[seen] - 1).abs().max() < 0.01
     assert torch.isfinite(pred).all() and (pred[~seen] > 1.5).all() and (pred[~seen] < 3.5).all()
+
+
+def test_jump_flooding_nearest_matches_the_exact_transform():
+    from scipy import ndimage
+
+    from mdm.priors import nearest_seen_jfa
+
+    gen = torch.Generator().manual_seed(0)
+    weight = (torch.rand(2, 1, 60, 90, generator=gen) < 0.05).float()
+    weight[:, :, 10:50, 20:70] = 0
+    weight[1] = 0  # nothing seen: fallback
+    index = torch.arange(60 * 90, dtype=torch.float32).view(1, 1, 60, 90).expand(2, -1, -1, -1).contiguous()
+    out = nearest_seen_jfa(index, weight, torch.tensor([0.0, -1.0]).view(2, 1, 1, 1))
+    assert torch.all(out[1] == -1.0)
+    seed = out[0, 0].long()
+    yy, xx = torch.meshgrid(torch.arange(60), torch.arange(90), indexing="ij")
+    got = ((yy - seed // 90) ** 2 + (xx - seed % 90) ** 2).double().sqrt().numpy()
+    exact = ndimage.distance_transform_edt(weight[0, 0].numpy() == 0)
+    assert np.all(got >= exact - 1e-9)
+    assert (got - exact).max() < 0.5 and np.mean(got - exact > 1e-6) < 0.005
+    assert torch.equal(out[0][weight[0] > 0], index[0][weight[0] > 0])
