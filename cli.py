@@ -7,8 +7,11 @@ it runs, so ``verify`` never loads Blender or torch.
 from __future__ import annotations
 
 import importlib
+import sys
 
 import click
+
+from lbd.errors import UserError, os_error_message
 
 # name -> (module:attribute, one-line help shown by `cli.py --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -44,6 +47,21 @@ class LazyGroup(click.Group):
         except ModuleNotFoundError as exc:
             raise click.ClickException(f"command {name!r} is not available: {exc}") from None
         return getattr(module, attr)
+
+    def invoke(self, ctx: click.Context):
+        """Run the command; a :class:`lbd.errors.UserError` or a full disk / permission OSError becomes one
+        line on stderr and its exit code (2 usage, 1 data/runtime). Anything else is a bug: traceback."""
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except OSError as exc:
+            message = os_error_message(exc)
+            if message is None:
+                raise
+            click.echo(f"Error: {message}", err=True)
+            sys.exit(1)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         with formatter.section("Commands"):
