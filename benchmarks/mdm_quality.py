@@ -80,10 +80,10 @@ def main() -> None:
     if fixture:
         from mdm.synthetic import write_fixture_dataset
         root = out / "fixture"
-        if not (root / "train" / "manifest.json").exists():
+        if not (root / "train" / "dataset.json").exists():
             write_fixture_dataset(root / "train", 480, size=(240, 320), shard_size=32, seed=100, prefix="train",
                                   progress=True)
-        if not (root / "test" / "manifest.json").exists():
+        if not (root / "test" / "dataset.json").exists():
             write_fixture_dataset(root / "test", 32, size=(480, 640), shard_size=16, seed=200, prefix="test",
                                   progress=True)
         args.data, args.test = [str(root / "train")], [str(root / "test")]

@@ -91,7 +91,7 @@ def main() -> None:
     data = args.data
     if data is None:
         data = str(Path(tempfile.gettempdir()) / "mdm_speed_fixture_960x1280")
-        if not (Path(data) / "manifest.json").exists():
+        if not (Path(data) / "dataset.json").exists():
             from mdm.synthetic import write_fixture_dataset
             write_fixture_dataset(Path(data), 24, size=(960, 1280), shard_size=8, seed=11, progress=True)
     print(f"data {data}; crop {size[0]}x{size[1]}, batch {args.batch}")

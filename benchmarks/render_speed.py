@@ -40,9 +40,11 @@ def one(quality: str, views: int, scale: float, out: Path, source: str) -> dict:
     s = run_render(cfg)
     if s.failures:
         raise SystemExit(f"benchmark render failed: {s.failures}")
-    manifest = json.loads((out / "manifest.json").read_text())
+    from synth.shards import open_dataset
+
+    total_bytes = open_dataset(out).manifest["bytes"]
     return {"samples": s.rendered_samples, "stages": s.stage_seconds, "build_s": s.build_seconds,
-            "wall_s": s.seconds, "bytes": manifest["bytes"],
+            "wall_s": s.seconds, "bytes": total_bytes,
             "peak_rss_gb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2 ** 20}
 
 

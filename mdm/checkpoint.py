@@ -12,12 +12,13 @@ from pathlib import Path
 
 import torch
 
+from lbd.errors import UserError
 from mdm.model import MDM, MDMConfig
 
 FORMAT, VERSION = "mdm-checkpoint", 1
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint that is missing, unreadable, or does not fit the requested model; names the file."""
 
 

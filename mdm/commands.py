@@ -1,6 +1,6 @@
 """CLI commands ``train``, ``eval`` and ``complete`` (registered in cli.py as mdm.commands:train,
-mdm.commands:eval_cmd, mdm.commands:complete). Thin wrappers: parse, call the package, turn bad input
-into click errors."""
+mdm.commands:eval_cmd, mdm.commands:complete). Thin wrappers: parse, check the options, call the package.
+User mistakes raise :class:`lbd.errors.UserError` subclasses, which cli.py turns into one line."""
 from __future__ import annotations
 
 import json
@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 
 import click
+
+from lbd.errors import UsageError, UserError
 
 SIZE_HELP = "training crop H x W in px, multiples of 14"
 
@@ -21,11 +23,36 @@ def _clean(exc: Exception) -> str:
     return msg
 
 
-def _user_errors():
-    from mdm.checkpoint import CheckpointError
-    from mdm.complete import CompletionInputError
-    from synth.shards import DatasetError
-    return (CheckpointError, CompletionInputError, DatasetError, ValueError, FileNotFoundError)
+def _one_line(exc: UserError) -> UserError:
+    """A user error re-raised from a DataLoader worker carries the worker's traceback in its message:
+    the same error with only the original message."""
+    if "Original Traceback" not in str(exc):
+        return exc
+    clean = UserError(_clean(exc))
+    clean.exit_code = exc.exit_code
+    return clean
+
+
+def check_device(device: str, option: str = "--device") -> str:
+    """``device`` if this torch can use it, else a UsageError naming the option (no traceback)."""
+    import torch
+
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise UsageError(f"{option} {device}: not a torch device (use cpu, cuda or cuda:N)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(f"{option} {device}: this torch ({torch.__version__}) has no usable CUDA; "
+                             f"use {option} cpu")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise UsageError(f"{option} {device}: there are only {torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise UsageError(f"{option} {device}: MPS is not available here; use {option} cpu")
+    elif dev.type != "cpu":
+        raise UsageError(f"{option} {device}: device type {dev.type!r} is not supported (use cpu or cuda)")
+    return device
 
 
 def _parse_size(ctx, param, value: str | None):
@@ -94,6 +121,7 @@ def train(data, out, model, steps, batch, device, seed, resume, workers, lr_enco
     from mdm.train import TrainConfig
     from mdm.train import train as run
 
+    check_device(device)
     cfg = TrainConfig(data=[str(d) for d in data], out=str(out), model=model, steps=steps, batch=batch,
                       device=device, seed=seed, workers=workers, lr_encoder=lr_encoder,
                       lr_decoder=lr_decoder, size=size, warmup=warmup, decay_every=decay_every, bf16=bf16,
@@ -104,11 +132,11 @@ def train(data, out, model, steps, batch, device, seed, resume, workers, lr_enco
                       threads=threads or None)
     try:
         result = run(cfg)
-    except _user_errors() as exc:
-        raise click.ClickException(_clean(exc)) from None
-    except RuntimeError as exc:  # errors re-raised from DataLoader workers keep their message
+    except UserError as exc:
+        raise _one_line(exc) from None
+    except RuntimeError as exc:  # a user error wrapped by a DataLoader worker keeps its message
         if "Original Traceback" in str(exc) and ("DatasetError" in str(exc) or "ShardError" in str(exc)):
-            raise click.ClickException(_clean(exc)) from None
+            raise UserError(_clean(exc)) from None
         raise
     if os.environ.get("RANK", "0") != "0":
         return
@@ -135,15 +163,19 @@ def train(data, out, model, steps, batch, device, seed, resume, workers, lr_enco
               type=click.Choice(["sensor", "sensor_holes", "block_easy", "block_medium", "block_hard",
                                  "block_extreme"]), help="protocols to run  [default: all]")
 def eval_cmd(ckpt, data, out, device, seed, max_samples, max_side, tokens, images, protocols):
-    """Score a checkpoint and the classical fills (nearest, ip_basic, inpaint) on the same inputs."""
+    """Score a checkpoint and the classical fills (nearest, ip_basic, inpaint, harmonic) on the same inputs.
+
+    The model is scored as ``complete`` writes it: ``model_fill`` = the default (holes filled, measured
+    pixels kept), ``model`` = ``complete --refine`` (measured pixels inside the model's range replaced)."""
     from mdm.evaluate import PROTOCOLS, evaluate
 
-    try:
-        result = evaluate(ckpt, list(data), out, device=device, seed=seed, max_samples=max_samples,
-                          max_side=max_side, tokens=tokens, images=images,
-                          protocols=protocols or PROTOCOLS)
-    except _user_errors() as exc:
-        raise click.ClickException(_clean(exc)) from None
+    check_device(device)
+    notes: list[str] = []
+    result = evaluate(ckpt, list(data), out, device=device, seed=seed, max_samples=max_samples,
+                      max_side=max_side, tokens=tokens, images=images, protocols=protocols or PROTOCOLS,
+                      strict=bool(protocols), notes=notes)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     for proto, methods in result["protocols"].items():
         click.echo(f"{proto:14s} " + "  ".join(f"{m} {v['rmse']:.3f}" for m, v in methods.items()) + "  (RMSE m)")
     click.echo(f"wrote {out / 'metrics.json'}, {out / 'metrics.md'}, {out / 'images'}")
@@ -153,11 +185,19 @@ def eval_cmd(ckpt, data, out, device, seed, max_samples, max_side, tokens, image
 @click.option("--ckpt", required=True, type=click.Path(path_type=Path), help="checkpoint (.pt)")
 @click.option("--rgb", "rgb", required=True, type=click.Path(path_type=Path), help="RGB image (any size)")
 @click.option("--depth", required=True, type=click.Path(path_type=Path),
-              help="depth image, single channel uint16 (0 = hole), same size as --rgb")
-@click.option("--depth-scale", type=float, default=0.001, show_default=True,
-              help="metres per depth unit (0.001 = millimetres); the output uses the same units")
+              help="depth, same size as --rgb, 0 = hole: uint16 PNG/TIFF in --depth-scale units, or float32 "
+                   "TIFF/EXR/.npy in metres (8-bit refused)")
+@click.option("--depth-scale", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="metres per unit of integer depth  [default: 0.001 = millimetres; float depth is metres "
+                   "and takes no scale]")
 @click.option("--out", required=True, type=click.Path(path_type=Path),
-              help="completed uint16 depth PNG; a colourised <out>_preview.png is written beside it")
+              help="completed depth: .png = uint16 in the input's units (mm for float input), .tif/.npy = "
+                   "the input's kind, .exr = float32 metres; <out>_preview.png is written beside it")
+@click.option("--refine", is_flag=True,
+              help="also replace measured pixels inside the model's range (0.05-20 m) by the prediction  "
+                   "[default: fill holes only; measured pixels keep their values]")
+@click.option("--allow-sparse", is_flag=True,
+              help="complete even when under 1 % of the pixels have depth (the result is mostly a guess)")
 @click.option("--intrinsics", type=click.Path(path_type=Path), default=None,
               help="text file with the RGB camera's 3x3 K (or fx fy cx cy), pixels; writes a point cloud")
 @click.option("--ply", type=click.Path(path_type=Path), default=None,
@@ -165,13 +205,18 @@ def eval_cmd(ckpt, data, out, device, seed, max_samples, max_side, tokens, image
 @click.option("--device", default="cpu", show_default=True, help="torch device")
 @click.option("--tokens", type=click.IntRange(1), default=None,
               help="token budget of the model's grid  [default: the training grid's]")
-def complete(ckpt, rgb, depth, depth_scale, out, intrinsics, ply, device, tokens):
-    """Complete one RGB-D frame at any resolution."""
+def complete(ckpt, rgb, depth, depth_scale, out, refine, allow_sparse, intrinsics, ply, device, tokens):
+    """Complete one RGB-D frame at any resolution.
+
+    Holes get the model's prediction; measured pixels are kept unless --refine, and measured pixels
+    outside the model's range always are. Prints a JSON line saying what changed."""
+    os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")
     from mdm.complete import complete_frame
 
-    try:
-        result = complete_frame(ckpt, rgb, depth, depth_scale, out, intrinsics=intrinsics, ply=ply,
-                                device=device, tokens=tokens)
-    except _user_errors() as exc:
-        raise click.ClickException(_clean(exc)) from None
+    check_device(device)
+    notes: list[str] = []
+    result = complete_frame(ckpt, rgb, depth, depth_scale, out, intrinsics=intrinsics, ply=ply, device=device,
+                            tokens=tokens, refine=refine, allow_sparse=allow_sparse, notes=notes)
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
     click.echo(json.dumps(result))

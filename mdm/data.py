@@ -1,7 +1,7 @@
 """Streaming training data: shards are read one after another (never random access), split across DDP
 ranks and DataLoader workers, shuffled through a buffer, augmented and masked in the workers.
 
-Split, per epoch: the shard list (all ``--data`` dirs, manifest order) is permuted with
+Split, per epoch: the shard list (all ``--data`` dirs, shard name order) is permuted with
 ``rng([seed, epoch])`` (same on every rank). With T = world x workers readers and at least T shards,
 reader g takes shards g, g+T, ...; with fewer shards the epoch's sample sequence is cut into T contiguous
 runs (sample granularity). Either way no sample is read twice per epoch and every sample is read once.
@@ -26,36 +26,42 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from mdm.augment import AugmentConfig, augment
 from mdm.block_masks import corrupt_depth, random_training_level
 from mdm.masking import MASK_RATIO_RANGE, P_MIXED, patch_valid_fraction, sample_depth_keep
-from synth.shards import DatasetError, ShardError, iter_shard, open_dataset
+from synth.shards import DatasetError, ShardError, iter_shard, open_dataset, read_json
 
 TRAIN_FIELDS = ("rgb", "depth_rgb", "sensor_depth")
 
 
 @dataclass(frozen=True)
 class ShardInfo:
-    """One shard of the training set: path, sample count, index in the combined shard list."""
+    """One shard of the training set: path, sample count, index in the combined shard list, and the path
+    of its record (read when the shard is opened, to check every sample's bytes against it)."""
 
     path: Path
     samples: int
     index: int
+    record_path: Path | None = None
 
 
 def list_shards(dirs: Sequence[Path]) -> list[ShardInfo]:
-    """Shards of every dataset directory (manifest order). Raises DatasetError naming an empty dir."""
+    """Shards of every dataset directory (shard name order). Raises DatasetError naming an empty dir."""
     if not dirs:
         raise DatasetError("no data directory given")
     out: list[ShardInfo] = []
     for d in dirs:
         ds = open_dataset(Path(d))
-        recs = [r for r in ds.manifest.get("shards", []) if int(r.get("samples", 0)) > 0]
+        recs = [r for r in ds.records if int(r.get("samples", 0)) > 0]
         if not recs:
-            raise DatasetError(f"dataset directory {d} has no samples (manifest lists no non-empty shard)")
+            raise DatasetError(f"dataset directory {d} has no samples (no finished non-empty shard)")
         for rec in recs:
-            path = ds.root / rec["name"]
+            path = ds.shard_path(rec["name"])
             if not path.exists():
-                raise DatasetError(f"shard {path} is listed in {ds.root}/manifest.json but missing")
-            out.append(ShardInfo(path, int(rec["samples"]), len(out)))
+                raise DatasetError(f"shard {path} has a record in {ds.root} but is missing")
+            out.append(ShardInfo(path, int(rec["samples"]), len(out), ds.record_path(rec["name"])))
     return out
+
+
+def _record(shard: ShardInfo) -> dict | None:
+    return read_json(shard.record_path, "record") if shard.record_path else None
 
 
 def epoch_plan(shards: Sequence[ShardInfo], epoch: int, seed: int, reader: int, readers: int
@@ -165,7 +171,8 @@ class ShardStream(IterableDataset):
         for shard, positions in plan:
             wanted, last = set(positions), positions[-1]
             try:
-                for pos, sample in enumerate(iter_shard(shard.path, TRAIN_FIELDS)):
+                samples = iter_shard(shard.path, TRAIN_FIELDS, record=_record(shard))
+                for pos, sample in enumerate(samples):
                     if pos in wanted:
                         check_sample(sample, shard.path.name)
                         yield shard, pos, sample

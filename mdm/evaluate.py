@@ -26,7 +26,7 @@ from mdm.checkpoint import load_model
 from mdm.data import check_sample
 from mdm.model import MDM
 from mdm.visualize import colorize, depth_range, rgb_to_bgr, sheet
-from synth.shards import DatasetError, ShardError, iter_shard, open_dataset
+from synth.shards import DatasetError, ShardError, open_dataset
 
 PROTOCOLS = ("sensor", "sensor_holes") + tuple(f"block_{name}" for name in LEVELS)
 METHODS = ("model",) + tuple(BASELINES)
@@ -69,15 +69,15 @@ def model_predict(model: MDM, rgb: np.ndarray, depth: np.ndarray, device: str,
 
 
 def iter_eval_samples(dirs: Sequence[Path]) -> Iterable[tuple[str, dict]]:
-    """(shard name, sample) of every dataset directory in manifest order."""
+    """(shard name, sample) of every dataset directory in shard name order."""
     for d in dirs:
         ds = open_dataset(Path(d))
-        if not ds.manifest.get("shards"):
+        if not ds.records:
             raise DatasetError(f"dataset directory {d} has no shards")
-        for path in ds.shard_paths():
+        for rec in ds.records:
             try:
-                for sample in iter_shard(path, ("rgb", "depth_rgb", "sensor_depth")):
-                    yield path.name, sample
+                for sample in ds.iter_shard(rec["name"], ("rgb", "depth_rgb", "sensor_depth")):
+                    yield rec["name"], sample
             except ShardError as exc:
                 raise DatasetError(str(exc)) from None
 

@@ -105,7 +105,7 @@ def analyse_dataset(root: Path, sensor_range: SensorRange | None = None, th: Thr
     if len(ds) == 0:
         raise RealismError(f"{root} holds no samples")
     if sensor_range is None:
-        sensor_range = sensor_range_from_config(ds.manifest.get("config", {}), range_overrides)
+        sensor_range = sensor_range_from_config(ds.config, range_overrides)
     acc = RealismAccumulator(sensor_range, th, n_examples)
     total = len(ds) if max_samples is None else min(len(ds), max_samples)
     bar = tqdm(total=total, desc="realism", unit="sample", disable=not progress)

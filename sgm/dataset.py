@@ -2,7 +2,8 @@
 
 One output shard per input shard with the same shard index (`sensor-<index>.tar`), written
 atomically through synth.shards.ShardWriter, so an interrupted run resumes by skipping the shards
-already recorded in the output manifest. The output dataset (kind 'sensor') records its config:
+already recorded in the output dataset. Every input shard is checked against its record while it
+is read; a shard that fails is skipped (nothing derived from it is written) and reported at the end. The output dataset (kind 'sensor') records its config:
 preset (name and every knob), backend and source dataset. One rendering can become several sensors
 by running this once per preset into different output directories.
 """
@@ -24,7 +25,8 @@ from sgm.inputs import ConstantImageError
 from sgm.presets import SGMParams
 from sgm.register import sensor_fields
 from synth import schema
-from synth.shards import DatasetError, ShardWriter, init_dataset, iter_shard, open_dataset, read_records
+from synth.shards import (DatasetError, ShardError, ShardWriter, init_dataset, open_dataset, recorded_names,
+                          write_manifest)
 
 OUTPUT_PREFIX = "sensor"
 MIN_SEARCH = 16
@@ -94,27 +96,42 @@ def run_sgm_dataset(in_dir: Path, out_dir: Path, preset: str, backend: str = "to
     source = open_dataset(in_dir)
     if Path(in_dir).resolve() == Path(out_dir).resolve():
         raise DatasetError(f"--out {out_dir} must differ from --in {in_dir}")
-    init_dataset(out_dir, "sensor", dataset_config(params, backend, in_dir, source.manifest))
-    done = set(read_records(out_dir))
-    shards = source.manifest["shards"]
-    todo = [s for s in shards if output_shard_name(s["name"]) not in done]
-    counts = {"shards_done": 0, "shards_skipped": len(shards) - len(todo), "samples": 0}
+    if source.bad_records:
+        raise DatasetError(f"--in {in_dir}: {source.bad_records[0]} (and {len(source.bad_records) - 1} more); "
+                           f"run `cli.py verify --repair {in_dir}`")
+    if not source.records:
+        raise DatasetError(f"--in {in_dir} holds no finished shards")
+    init_dataset(out_dir, "sensor", dataset_config(params, backend, in_dir, source.info))
+    done = recorded_names(out_dir)
+    todo = [s for s in source.records if output_shard_name(s["name"]) not in done]
+    counts = {"shards_done": 0, "shards_skipped": len(source.records) - len(todo), "samples": 0}
     required = schema.RAW_FIELDS + schema.SENSOR_FIELDS
     total = sum(int(s["samples"]) for s in todo)
+    failed: list[str] = []
     with tqdm(total=total, unit="sample", desc=f"sgm {params.name}", disable=not progress) as bar:
         for shard in todo:
             name = output_shard_name(shard["name"])
             bar.set_postfix_str(name)
-            with ShardWriter(out_dir, name, required=required,
-                             extra={"source_shard": shard["name"], "preset": params.name}) as writer:
-                for sample in iter_shard(Path(in_dir) / shard["name"]):
-                    try:
-                        with warnings.catch_warnings():
-                            warnings.simplefilter("ignore", UserWarning)  # colour IR notes
-                            writer.add(sensor_sample(sample, params, backend, device))
-                    except (ValueError, KeyError) as exc:
-                        raise DatasetError(f"{shard['name']} [{sample.get('__key__')}]: {exc}") from None
-                    counts["samples"] += 1
-                    bar.update(1)
+            try:
+                with ShardWriter(out_dir, name, required=required,
+                                 extra={"source_shard": shard["name"], "source_sha256": shard["sha256"],
+                                        "preset": params.name}) as writer:
+                    for sample in source.iter_shard(shard["name"]):
+                        try:
+                            with warnings.catch_warnings():
+                                warnings.simplefilter("ignore", UserWarning)  # colour IR notes
+                                writer.add(sensor_sample(sample, params, backend, device))
+                        except (ValueError, KeyError) as exc:
+                            raise DatasetError(f"{shard['name']} [{sample.get('__key__')}]: {exc}") from None
+                        counts["samples"] += 1
+                        bar.update(1)
+            except ShardError as exc:  # the input failed its checks: its output was dropped, go on
+                failed.append(str(exc))
+                bar.write(f"skipped {shard['name']}: {exc}")
+                continue
             counts["shards_done"] += 1
+    write_manifest(out_dir)
+    if failed:
+        raise DatasetError(f"{len(failed)} input shard(s) of {in_dir} failed their checks and got no output "
+                           f"(first: {failed[0]}); the other shards were written; see `cli.py verify {in_dir}`")
     return counts

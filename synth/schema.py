@@ -4,6 +4,12 @@ A sample is a dict ``{"__key__": str, <field>: np.ndarray, ..., "meta": dict}``.
 is one tar member ``<key>.<field>.<ext>``. Frames: ``ir`` = rectified left IR camera (720x960 by
 default), ``rgb`` = RGB camera (960x1280 by default). Depths are planar z in metres (GT, float32,
 0 = no surface) or millimetres (sensor, uint16, 0 = hole). Disparities are pixels of the left IR image.
+
+Storage (``Field.codec``, chosen from ``benchmarks/sample_bytes.py``): GT depth as PXR24 EXR (24-bit
+float, relative error <= 2**-16 = 1.5e-5), images as lossless PNG, and ``disparity`` not stored at all:
+it is exactly ``fx * b / depth_ir`` (0 where depth_ir is 0) and :func:`derive_fields` computes it on
+decode (:data:`DERIVED_FIELDS`). Decoding is codec-agnostic (OpenEXR reads every compression, old
+datasets with ZIP float32 EXRs and a stored disparity still read).
 """
 from __future__ import annotations
 
@@ -33,6 +39,7 @@ MATERIAL_GROUPS: dict[str, tuple[str, ...]] = {
 
 DEFAULT_IR_SIZE = (720, 960)  # H, W
 DEFAULT_RGB_SIZE = (960, 1280)  # H, W
+PNG_LEVEL = 3  # zlib level of every PNG (lossless at any level; see benchmarks/sample_bytes.py)
 
 
 @dataclass(frozen=True)
@@ -45,24 +52,36 @@ class Field:
     frame: str  # "ir" or "rgb"
     doc: str
     gt_depth: bool = False  # must be finite and >= 0
+    codec: str = ""  # how encode_field writes it: "png-<zlib level>" or "exr-<OpenEXR compression>"
 
+
+PNG = f"png-{PNG_LEVEL}"
+GT_DEPTH_EXR = "exr-PXR24"  # lossy 24-bit float: within 2**-16 relative of the float32 render
+LOSSLESS_EXR = "exr-ZIP"
 
 FIELDS: dict[str, Field] = {
-    "rgb": Field("png", ("uint8",), 3, "rgb", "RGB image, sRGB"),
-    "ir_left": Field("png", ("uint8", "uint16"), 0, "ir", "left IR image (rectified, reference)"),
-    "ir_right": Field("png", ("uint8", "uint16"), 0, "ir", "right IR image (rectified)"),
-    "depth_ir": Field("exr", ("float32",), 0, "ir", "GT planar z, metres, left IR frame", True),
-    "depth_rgb": Field("exr", ("float32",), 0, "rgb", "GT planar z, metres, RGB frame", True),
-    "disparity": Field("exr", ("float32",), 0, "ir", "GT disparity of left IR, pixels"),
-    "material": Field("png", ("uint8",), 0, "ir", "material class id, left IR frame"),
-    "material_rgb": Field("png", ("uint8",), 0, "rgb", "material class id, RGB frame"),
-    "instance": Field("png", ("uint16",), 0, "ir", "object id, left IR frame"),
-    "instance_rgb": Field("png", ("uint16",), 0, "rgb", "object id, RGB frame"),
-    "sensor_depth": Field("png", ("uint16",), 0, "rgb", "sensor depth, mm, 0 = hole, RGB frame"),
-    "sensor_depth_ir": Field("png", ("uint16",), 0, "ir", "sensor depth, mm, 0 = hole, left IR"),
-    "sensor_disparity": Field("exr", ("float32",), 0, "ir", "sensor disparity, px, 0 = hole"),
+    "rgb": Field("png", ("uint8",), 3, "rgb", "RGB image, sRGB", codec=PNG),
+    "ir_left": Field("png", ("uint8", "uint16"), 0, "ir", "left IR image (rectified, reference)", codec=PNG),
+    "ir_right": Field("png", ("uint8", "uint16"), 0, "ir", "right IR image (rectified)", codec=PNG),
+    "depth_ir": Field("exr", ("float32",), 0, "ir", "GT planar z, metres, left IR frame", True, GT_DEPTH_EXR),
+    "depth_rgb": Field("exr", ("float32",), 0, "rgb", "GT planar z, metres, RGB frame", True, GT_DEPTH_EXR),
+    "disparity": Field("exr", ("float32",), 0, "ir",
+                       "GT disparity of left IR, pixels: fx*b/depth_ir, derived on decode", codec=LOSSLESS_EXR),
+    "material": Field("png", ("uint8",), 0, "ir", "material class id, left IR frame", codec=PNG),
+    "material_rgb": Field("png", ("uint8",), 0, "rgb", "material class id, RGB frame", codec=PNG),
+    "instance": Field("png", ("uint16",), 0, "ir", "object id, left IR frame", codec=PNG),
+    "instance_rgb": Field("png", ("uint16",), 0, "rgb", "object id, RGB frame", codec=PNG),
+    "sensor_depth": Field("png", ("uint16",), 0, "rgb", "sensor depth, mm, 0 = hole, RGB frame", codec=PNG),
+    "sensor_depth_ir": Field("png", ("uint16",), 0, "ir", "sensor depth, mm, 0 = hole, left IR", codec=PNG),
+    "sensor_disparity": Field("exr", ("float32",), 0, "ir", "sensor disparity, px, 0 = hole",
+                              codec=LOSSLESS_EXR),
 }
+# Fields every decoded raw sample has (readers may rely on them; derived ones are computed on decode).
 RAW_FIELDS = ("rgb", "ir_left", "ir_right", "depth_ir", "depth_rgb", "disparity", "material", "instance")
+# Fields not stored in new shards: computed on decode by derive_fields from stored fields and meta.
+DERIVED_FIELDS = ("disparity",)
+# Fields a new raw shard stores for every sample.
+STORED_RAW_FIELDS = tuple(f for f in RAW_FIELDS if f not in DERIVED_FIELDS)
 SENSOR_FIELDS = ("sensor_depth", "sensor_depth_ir", "sensor_disparity")
 REQUIRED_META = (
     "K_ir", "K_rgb", "baseline_m", "focal_mm", "T_rgb_from_ir", "T_world_from_ir",
@@ -78,11 +97,17 @@ class SchemaError(ValueError):
 # ---------------------------------------------------------------- encoding
 
 
-def encode_png(image: np.ndarray) -> bytes:
+EXR_COMPRESSIONS = {"NONE": OpenEXR.NO_COMPRESSION, "ZIP": OpenEXR.ZIP_COMPRESSION,
+                    "ZIPS": OpenEXR.ZIPS_COMPRESSION, "PIZ": OpenEXR.PIZ_COMPRESSION,
+                    "PXR24": OpenEXR.PXR24_COMPRESSION, "B44": OpenEXR.B44_COMPRESSION,
+                    "DWAA": OpenEXR.DWAA_COMPRESSION}
+
+
+def encode_png(image: np.ndarray, level: int = PNG_LEVEL) -> bytes:
     """Lossless PNG of a uint8/uint16 grey or RGB image (RGB channel order in memory)."""
     if image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, int(level)])
     if not ok:
         raise SchemaError(f"PNG encoding failed for array {image.dtype} {image.shape}")
     return buf.tobytes()
@@ -97,26 +122,36 @@ def decode_png(data: bytes) -> np.ndarray:
     return image
 
 
-def encode_exr(array: np.ndarray) -> bytes:
-    """Lossless (ZIP) single-channel float32 EXR, channel ``Z``."""
-    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+EXR_CHANNEL = "Y"  # one grey channel that OpenCV's EXR reader returns (it reads a lone "Z" as zeros)
+EXR_CHANNELS_READ = ("Y", "Z")  # "Z": datasets written before format version 2
+
+
+def encode_exr(array: np.ndarray, compression: str = "ZIP") -> bytes:
+    """Single-channel float32 EXR (channel ``Y``). ZIP (default) is lossless; PXR24 rounds each value
+    to a 24-bit float (15 mantissa bits: relative error <= 2**-16, zeros exact)."""
+    if compression not in EXR_COMPRESSIONS:
+        raise SchemaError(f"unknown EXR compression {compression!r}; known: {', '.join(EXR_COMPRESSIONS)}")
+    header = {"compression": EXR_COMPRESSIONS[compression], "type": OpenEXR.scanlineimage}
     buf = io.BytesIO()
-    OpenEXR.File(header, {"Z": np.ascontiguousarray(array, dtype=np.float32)}).write(buf)
+    OpenEXR.File(header, {EXR_CHANNEL: np.ascontiguousarray(array, dtype=np.float32)}).write(buf)
     return buf.getvalue()
 
 
 def decode_exr(data: bytes) -> np.ndarray:
+    """The depth channel (``Y``, or ``Z`` in old datasets) of an EXR of any compression and pixel
+    type (float32 or half), as float32."""
     try:
         channels = OpenEXR.File(io.BytesIO(data), separate_channels=True).channels()
     except Exception as exc:  # OpenEXR raises plain RuntimeError/ValueError subclasses
         raise SchemaError(f"not a decodable EXR ({exc})") from None
-    if "Z" not in channels:
-        raise SchemaError(f"EXR has channels {sorted(channels)}, expected 'Z'")
-    return np.ascontiguousarray(channels["Z"].pixels, dtype=np.float32)
+    for name in EXR_CHANNELS_READ:
+        if name in channels:
+            return np.ascontiguousarray(channels[name].pixels, dtype=np.float32)
+    raise SchemaError(f"EXR has channels {sorted(channels)}, expected one of {', '.join(EXR_CHANNELS_READ)}")
 
 
 def encode_field(name: str, value) -> bytes:
-    """Bytes of one field as stored in a shard."""
+    """Bytes of one field as stored in a shard, with the field's codec (``FIELDS[name].codec``)."""
     if name == "meta":
         return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
     spec = FIELDS.get(name)
@@ -125,11 +160,15 @@ def encode_field(name: str, value) -> bytes:
     value = np.asarray(value)
     if value.dtype.name not in spec.dtypes:
         raise SchemaError(f"field {name!r} must be {'/'.join(spec.dtypes)}, got {value.dtype}")
-    return encode_exr(value) if spec.ext == "exr" else encode_png(value)
+    kind, _, param = spec.codec.partition("-")
+    if kind == "exr":
+        return encode_exr(value, param or "ZIP")
+    return encode_png(value, int(param) if param else PNG_LEVEL)
 
 
 def decode_field(name: str, data: bytes):
-    """Inverse of :func:`encode_field`; raises SchemaError naming the field."""
+    """Inverse of :func:`encode_field` (any EXR compression, any PNG level); raises SchemaError naming
+    the field."""
     try:
         if name == "meta":
             return json.loads(data)
@@ -141,14 +180,90 @@ def decode_field(name: str, data: bytes):
         raise SchemaError(f"field {name!r}: {exc}") from None
 
 
+# ---------------------------------------------------------------- derived fields
+
+
+def disparity_from_depth(depth_ir: np.ndarray, meta: dict) -> np.ndarray:
+    """GT disparity (px, left IR) = fx * b / z with fx = K_ir[0][0] and b = baseline_m, 0 where z == 0.
+
+    Computed in float64 and rounded to float32, exactly as the renderer (``synth.rig``) did when it
+    stored disparity, so a float32 depth gives back the stored disparity bit for bit.
+    """
+    try:
+        fxb = float(meta["K_ir"][0][0]) * float(meta["baseline_m"])
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise SchemaError(f"cannot derive 'disparity': meta lacks K_ir[0][0] or baseline_m ({exc})") from None
+    z = np.asarray(depth_ir, np.float64)
+    d = np.zeros(z.shape, np.float64)
+    ok = z > 0
+    np.divide(fxb, z, out=d, where=ok)
+    return d.astype(np.float32)
+
+
+_DERIVERS = {"disparity": (("depth_ir",), lambda s: disparity_from_depth(s["depth_ir"], s["meta"]))}
+
+
+def derive_fields(sample: dict, wanted: set[str] | None = None) -> dict:
+    """Add the derived fields (``DERIVED_FIELDS``) that ``sample`` lacks, in place, and return it.
+
+    ``wanted`` limits which derived fields are computed (None = all). A field already present (an old
+    shard that stored it) is kept as stored; one whose sources (e.g. ``depth_ir`` and ``meta``) are not in
+    the sample is left out.
+    """
+    for name in DERIVED_FIELDS:
+        if name in sample or (wanted is not None and name not in wanted):
+            continue
+        sources, fn = _DERIVERS[name]
+        if "meta" in sample and all(src in sample for src in sources):
+            sample[name] = fn(sample)
+    return sample
+
+
+def decode_sample(members: dict, wanted: set[str] | None = None) -> dict:
+    """Decode a webdataset sample dict into arrays, derived fields included.
+
+    ``members`` maps ``"<field>.<ext>"`` (as ``webdataset.WebDataset`` yields them, e.g. ``"rgb.png"``,
+    ``"depth_ir.exr"``, ``"meta.json"``) to bytes; keys starting with ``__`` (``__key__``, ``__url__``)
+    are passed through. Returns ``{"__key__": ..., "rgb": ndarray, ..., "disparity": ndarray,
+    "meta": dict}``. ``wanted`` limits the fields decoded and derived (None = all; meta is always
+    decoded). Use as ``wds.WebDataset(urls).map(schema.decode_sample)``.
+    """
+    out: dict = {}
+    need: set[str] = set()
+    if wanted is not None:
+        need = set(wanted) | {"meta"}
+        for name in set(wanted) & set(DERIVED_FIELDS):
+            need |= set(_DERIVERS[name][0])
+    for member, value in members.items():
+        if member.startswith("__"):
+            out[member] = value
+            continue
+        name = member.rsplit(".", 1)[0] if "." in member else member
+        if wanted is not None and name not in need:
+            continue
+        out[name] = decode_field(name, value)
+    derive_fields(out, wanted)
+    if wanted is not None:
+        for name in need - set(wanted) - {"meta"}:  # sources decoded only to derive a wanted field
+            out.pop(name, None)
+    return out
+
+
 # ---------------------------------------------------------------- validation
 
 
 def validate_sample(sample: dict, required: tuple[str, ...] = RAW_FIELDS) -> list[str]:
-    """Problems with one decoded sample (empty list = valid): fields, dtypes, shapes, finite GT."""
+    """Problems with one decoded sample (empty list = valid): fields, dtypes, shapes, finite GT.
+
+    A required field of ``DERIVED_FIELDS`` may be absent when its sources are present (it is not
+    stored, :func:`derive_fields` computes it); when present (stored or derived) it is checked like
+    any other field.
+    """
     problems: list[str] = []
     for name in required:
         if name not in sample:
+            if name in _DERIVERS and all(src in sample for src in _DERIVERS[name][0]):
+                continue
             problems.append(f"missing field {name!r}")
     if "meta" not in sample:
         problems.append("missing field 'meta'")

@@ -15,7 +15,7 @@ from test_shards import write_dataset
 
 from cli import cli
 from synth import schema
-from synth.shards import atomic_write_json, rebuild_manifest
+from synth.shards import Layout, atomic_write_json
 
 
 def run_verify(path):
@@ -35,12 +35,12 @@ def write_foreign_shard(root, name, samples_members):
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     data = buf.getvalue()
-    (root / name).write_bytes(data)
+    Layout(2).shard_path(root, name).parent.mkdir(parents=True, exist_ok=True)
+    Layout(2).shard_path(root, name).write_bytes(data)
     keys = sorted({m.split(".")[0] for m, _ in samples_members})
-    atomic_write_json(root / "records" / (name[:-4] + ".json"),
+    atomic_write_json(Layout(2).record_path(root, name),
                       {"name": name, "samples": len(keys), "keys": keys, "bytes": len(data),
                        "sha256": hashlib.sha256(data).hexdigest()})
-    rebuild_manifest(root)
 
 
 def members_of(sample, skip=(), override=None):
@@ -73,26 +73,24 @@ def test_missing_directory(tmp_path):
 
 def test_empty_tar(good):
     write_foreign_shard(good, "raw-000009.tar", [])
-    (good / "raw-000009.tar").write_bytes(b"")
-    rec = json.loads((good / "records/raw-000009.json").read_text())
+    Layout(2).shard_path(good, "raw-000009.tar").write_bytes(b"")
+    rec = json.loads(Layout(2).record_path(good, "raw-000009.tar").read_text())
     rec.update(bytes=0, sha256=hashlib.sha256(b"").hexdigest(), samples=1)
-    atomic_write_json(good / "records/raw-000009.json", rec)
-    rebuild_manifest(good)
+    atomic_write_json(Layout(2).record_path(good, "raw-000009.tar"), rec)
     result = run_verify(good)
     assert result.exit_code == 1
-    assert "raw-000009.tar" in result.output and "0 samples, manifest says 1" in result.output
+    assert "PROBLEM raw-000009.tar: truncated or corrupt tar (empty file)" in result.output
 
 
 def test_truncated_tar(good, rng):
     sample = make_sample("s00009-v000000", rng)
     write_foreign_shard(good, "raw-000009.tar", members_of(sample))
-    path = good / "raw-000009.tar"
+    path = Layout(2).shard_path(good, "raw-000009.tar")
     data = path.read_bytes()[:1500]
     path.write_bytes(data)
-    rec = json.loads((good / "records/raw-000009.json").read_text())
+    rec = json.loads(Layout(2).record_path(good, "raw-000009.tar").read_text())
     rec.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
-    atomic_write_json(good / "records/raw-000009.json", rec)
-    rebuild_manifest(good)
+    atomic_write_json(Layout(2).record_path(good, "raw-000009.tar"), rec)
     result = run_verify(good)
     assert result.exit_code == 1
     assert "PROBLEM raw-000009.tar [s00009-v000000]" in result.output and "truncated" in result.output
@@ -108,10 +106,10 @@ def test_member_that_does_not_decode(good, rng):
 
 def test_sample_missing_a_field(good, rng):
     sample = make_sample("s00009-v000000", rng)
-    write_foreign_shard(good, "raw-000009.tar", members_of(sample, skip=("disparity",)))
+    write_foreign_shard(good, "raw-000009.tar", members_of(sample, skip=("depth_rgb",)))
     result = run_verify(good)
     assert result.exit_code == 1
-    assert "raw-000009.tar [s00009-v000000]: missing field 'disparity'" in result.output
+    assert "raw-000009.tar [s00009-v000000]: missing field 'depth_rgb'" in result.output
 
 
 def test_wrong_dtype(good, rng):
@@ -144,20 +142,20 @@ def test_nan_in_gt_depth(good, rng):
 
 
 def test_checksum_mismatch(good):
-    path = good / "raw-000000.tar"
+    path = Layout(2).shard_path(good, "raw-000000.tar")
     data = bytearray(path.read_bytes())
     data[700] ^= 0xFF
     path.write_bytes(bytes(data))
     result = run_verify(good)
     assert result.exit_code == 1
-    assert "raw-000000.tar: sha256 checksum mismatch" in result.output
+    assert "raw-000000.tar [s00000-v000000]: sha256 checksum mismatch with its record" in result.output
 
 
 def test_manifest_lists_missing_shard(good):
-    (good / "raw-000000.tar").unlink()
+    Layout(2).shard_path(good, "raw-000000.tar").unlink()
     result = run_verify(good)
     assert result.exit_code == 1
-    assert "raw-000000.tar: listed in manifest.json but missing on disk" in result.output
+    assert "raw-000000.tar: has a record but the shard is missing on disk" in result.output
 
 
 def test_duplicate_key_across_shards(good, rng):
