@@ -7,6 +7,10 @@ Protocols: ``sensor`` (input = the sample's sensor_depth; scored on every GT pix
 Frames are downscaled to at most ``max_side`` px (RGB area, depth nearest) before anything else.
 Metrics per image on the scored pixels, then averaged over images: RMSE (m), MAE (m), AbsRel
 (mean |p - g| / g), delta1 (share with max(p/g, g/p) < 1.25).
+
+The model is scored as ``complete`` writes it (``mdm.complete.compose``): ``model_fill`` = ``complete``'s
+default (holes filled, measured input pixels kept), ``model`` = ``complete --refine`` (measured pixels
+inside the model's range replaced by the prediction; outside it, kept).
 """
 from __future__ import annotations
 
@@ -20,16 +24,19 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from lbd.errors import UserError, check_writable_dir
 from mdm.baselines import BASELINES
 from mdm.block_masks import LEVELS, corrupt_depth
 from mdm.checkpoint import load_model
+from mdm.complete import compose
 from mdm.data import check_sample
 from mdm.model import MDM
 from mdm.visualize import colorize, depth_range, rgb_to_bgr, sheet
 from synth.shards import DatasetError, ShardError, open_dataset
 
 PROTOCOLS = ("sensor", "sensor_holes") + tuple(f"block_{name}" for name in LEVELS)
-METHODS = ("model",) + tuple(BASELINES)
+METHODS = ("model", "model_fill") + tuple(BASELINES)  # model = complete --refine, model_fill = complete
+SENSOR_PROTOCOLS = ("sensor", "sensor_holes")
 METRICS = ("rmse", "mae", "absrel", "delta1")
 
 
@@ -121,14 +128,20 @@ def write_metrics(out: Path, results: dict, counts: dict, header: str) -> None:
 
 def evaluate(ckpt: Path, data: Sequence[Path], out: Path, *, device: str = "cpu", seed: int = 0,
              max_samples: int | None = None, max_side: int = 640, tokens: int | None = None,
-             images: int = 4, protocols: Sequence[str] = PROTOCOLS, progress: bool = True) -> dict:
+             images: int = 4, protocols: Sequence[str] = PROTOCOLS, progress: bool = True,
+             strict: bool = False, notes: list[str] | None = None) -> dict:
     """Score the checkpoint and the baselines; writes metrics.json, metrics.md, images/. Returns the
-    metrics dict ({"protocols": ...})."""
+    metrics dict ({"protocols": ...}).
+
+    A protocol no sample can be scored in (sensor protocols on a dataset without sensor depth) is an
+    error when ``strict`` (the user asked for it), else left out with a note in ``notes``; nothing
+    scorable at all is always an error."""
     unknown = [p for p in protocols if p not in PROTOCOLS]
     if unknown:
         raise ValueError(f"unknown protocol(s) {unknown}; known: {', '.join(PROTOCOLS)}")
+    out = check_writable_dir(Path(out), "--out")
     model = load_model(Path(ckpt), device)
-    out = Path(out)
+    lo_m, hi_m = float(model.cfg.min_depth), float(model.cfg.max_depth)
     (out / "images").mkdir(parents=True, exist_ok=True)
     rows: dict[str, dict[str, list]] = {p: {m: [] for m in METHODS} for p in protocols}
     n_seen, no_sensor = 0, 0
@@ -150,7 +163,9 @@ def evaluate(ckpt: Path, data: Sequence[Path], out: Path, *, device: str = "cpu"
             if f"block_{name}" in protocols:
                 inputs[f"block_{name}"] = corrupt_depth(gt, LEVELS[name], np.random.default_rng([seed, li, index]))
         for source, inp in inputs.items():
-            preds = {"model": model_predict(model, rgb, inp, device, tokens)}
+            raw = model_predict(model, rgb, inp, device, tokens)
+            preds = {"model": compose(inp, raw, True, lo_m, hi_m)[0],  # = complete --refine
+                     "model_fill": compose(inp, raw, False, lo_m, hi_m)[0]}  # = complete (default)
             preds |= {name: fill(inp) for name, fill in BASELINES.items()}
             scored = {source: gt > 0}
             if source == "sensor":
@@ -163,7 +178,7 @@ def evaluate(ckpt: Path, data: Sequence[Path], out: Path, *, device: str = "cpu"
                     if m is not None:
                         rows[proto][method].append(m)
             if index < images:
-                img = comparison_image(rgb, inp, gt, preds)
+                img = comparison_image(rgb, inp, gt, {k: v for k, v in preds.items() if k != "model_fill"})
                 cv2.imwrite(str(out / "images" / f"{source}_{index:03d}_{sample['__key__']}.png"), img)
         n_seen += 1
         bar.update()
@@ -172,10 +187,22 @@ def evaluate(ckpt: Path, data: Sequence[Path], out: Path, *, device: str = "cpu"
         raise DatasetError(f"no samples to evaluate in {', '.join(map(str, data))}")
     results = {p: {m: _mean(rows[p][m]) for m in METHODS} for p in protocols if rows[p]["model"]}
     counts = {p: len(rows[p]["model"]) for p in protocols}
+    missing = [p for p in protocols if p not in results]
+    if missing:
+        why = {p: (f"no sample has sensor_depth ({no_sensor} of {n_seen} lack it: a raw dataset? run "
+                   f"`cli.py sgm` on it first)" if p in SENSOR_PROTOCOLS and no_sensor
+                   else "no sample has GT depth to score") for p in missing}
+        if strict or not results:
+            p = missing[0]
+            raise UserError(f"{'--protocol' if strict else 'protocol'} {p}: nothing to score in "
+                            f"{', '.join(map(str, data))}: {why[p]}")
+        if notes is not None:
+            notes += [f"protocol {p} skipped: {why[p]}" for p in missing]
     header = (f"# MDM evaluation\n\ncheckpoint `{ckpt}`, data {', '.join(f'`{d}`' for d in data)}, "
               f"{n_seen} samples (longer side <= {max_side} px), seed {seed}. Per-image metrics averaged "
-              f"over images; best RMSE in bold. Protocol definitions: `mdm/evaluate.py`, "
-              f"`mdm/block_masks.py`." + (f"\n\n{no_sensor} samples had no sensor_depth (not in the "
-                                          f"sensor protocols)." if no_sensor else ""))
+              f"over images; best RMSE in bold. `model` = what `complete --refine` writes (measured pixels "
+              f"inside {lo_m:g}-{hi_m:g} m replaced), `model_fill` = what `complete` writes (default: holes "
+              f"filled, measured pixels kept). Protocol definitions: `mdm/evaluate.py`, `mdm/block_masks.py`."
+              + (f"\n\n{no_sensor} samples had no sensor_depth (not in the sensor protocols)." if no_sensor else ""))
     write_metrics(out, results, counts, header)
     return {"protocols": results}

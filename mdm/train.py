@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -15,6 +16,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
+from lbd.errors import OutputError, UsageError, UserError, check_writable_dir, os_error_message
 from mdm.augment import NO_AUGMENT, AugmentConfig
 from mdm.checkpoint import (CheckpointError, load_checkpoint, load_dinov2, model_from_checkpoint,
                             save_checkpoint)
@@ -23,6 +25,11 @@ from mdm.model import MDM, build_model, model_config
 
 PARAM_GROUPS = {"encoder": "encoder.*", "decoder": "decoder.*"}  # glob -> LR group (MoGe style)
 LOG_FIELDS = ("step", "loss", "lr_encoder", "lr_decoder", "samples_per_s", "elapsed_s")
+RESUME_KEYS = ("optimizer", "scheduler", "step", "rng")
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite; nothing is saved for that step (the message names it)."""
 
 
 @dataclass
@@ -129,19 +136,31 @@ def setup_distributed(device: str) -> tuple[int, int, str]:
 
 
 def read_log(path: Path) -> list[dict]:
+    """Rows of log.csv; a row cut short (a full disk while appending) is dropped."""
     if not path.exists():
         return []
     with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+        rows = list(csv.DictReader(f))
+    good = []
+    for row in rows:
+        try:
+            int(row["step"]), float(row["loss"]), float(row["elapsed_s"])
+        except (TypeError, ValueError, KeyError):
+            continue
+        good.append(row)
+    return good
 
 
 def write_log(path: Path, rows: list[dict]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def append_log(path: Path, row: dict) -> None:
@@ -172,9 +191,20 @@ def plot_loss(log: Path, out: Path) -> None:
     ax.legend()
     fig.tight_layout()
     tmp = out.with_name(f".{out.stem}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, out)
+    try:
+        fig.savefig(tmp)
+        os.replace(tmp, out)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
+
+
+def _output_error(exc: OSError, out: Path, what: str) -> OutputError | None:
+    """One line for a full disk / permission error while writing ``what`` into the run directory."""
+    reason = os_error_message(exc)
+    if reason is None:
+        return None
+    return OutputError(f"--out {out}: cannot write {what} ({reason.split(': ', 1)[-1]})")
 
 
 def _agree(flag: bool, world: int, device: str) -> bool:
@@ -202,6 +232,10 @@ def _restore_rng(state: dict) -> None:
 def _run_config_from_checkpoint(cfg: TrainConfig, ckpt: dict, path: Path) -> TrainConfig:
     """On resume the data stream and schedule come from the checkpoint; only steps, device, workers,
     checkpoint cadence and progress may change. A different model size is an error."""
+    missing = [k for k in RESUME_KEYS if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} cannot be resumed: it lacks {', '.join(missing)} (not a "
+                              f"training checkpoint?)")
     saved = ckpt.get("train") or {}
     saved_model = ckpt["model_config"].get("name")
     if cfg.model is not None and saved_model != cfg.model:
@@ -214,7 +248,10 @@ def _run_config_from_checkpoint(cfg: TrainConfig, ckpt: dict, path: Path) -> Tra
 
 
 def train(cfg: TrainConfig) -> dict:
-    """Run (or resume) training; returns {"step", "loss", "samples_per_s"} of the last step."""
+    """Run (or resume) training; returns {"step", "loss", "samples_per_s"} of the last step.
+
+    Raises UsageError when a resumed run is already at ``steps``, TrainingDiverged (naming the step) when
+    the loss becomes NaN/inf (no checkpoint is written for it), OutputError on a full or unwritable --out."""
     out = Path(cfg.out)
     last = out / "last.pt"
     ckpt = None
@@ -223,10 +260,15 @@ def train(cfg: TrainConfig) -> dict:
             raise CheckpointError(f"--resume: {last} does not exist")
         ckpt = load_checkpoint(last)
         cfg = _run_config_from_checkpoint(cfg, ckpt, last)
+        done = int(ckpt["step"])
+        if done >= cfg.steps:
+            raise UsageError(f"--steps {cfg.steps}: checkpoint {last} is already at step {done} (>= --steps); "
+                             f"pass --steps larger than {done} to train further")
     elif last.exists():
         raise CheckpointError(f"{out} already holds a run ({last}); pass --resume or choose another --out")
     else:
         cfg.model = cfg.model or "tiny"
+    check_writable_dir(out, "--out")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     rank, world, device = setup_distributed(cfg.device)
@@ -252,9 +294,13 @@ def train(cfg: TrainConfig) -> dict:
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambdas)
     start = 0
     if ckpt is not None:
-        opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
-        _restore_rng(ckpt["rng"])
+        try:
+            opt.load_state_dict(ckpt["optimizer"])
+            sched.load_state_dict(ckpt["scheduler"])
+            _restore_rng(ckpt["rng"])
+        except (ValueError, KeyError, TypeError, RuntimeError) as exc:
+            raise CheckpointError(f"checkpoint {last} has an unusable optimiser/scheduler/RNG state "
+                                  f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
         start = int(ckpt["step"])
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     stream = ShardStream(cfg.data, cfg.size, seed=cfg.seed, rank=rank, world=world, buffer=cfg.buffer,
@@ -267,16 +313,25 @@ def train(cfg: TrainConfig) -> dict:
     log_path = out / "log.csv"
     log = [r for r in read_log(log_path) if int(r["step"]) <= start] if rank == 0 else []
     if rank == 0:
-        write_log(log_path, log)  # drop rows logged after the checkpoint we resume from
+        try:
+            write_log(log_path, log)  # drop rows logged after the checkpoint we resume from
+        except OSError as exc:
+            raise _output_error(exc, out, "log.csv") or exc from None
 
     def checkpoint(step: int) -> None:
         state = {"model_config": model.cfg.to_dict(), "model": model.state_dict(),
                  "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step,
                  "rng": _rng_state(), "train": asdict(cfg) | {"size": list(cfg.size)},
                  "data": {"batches": step, "batch": cfg.batch, "workers": cfg.workers, "world": world}}
-        save_checkpoint(out / f"step_{step:06d}.pt", state)
-        save_checkpoint(last, state)
-        plot_loss(log_path, out / "loss.png")
+        for path in (out / f"step_{step:06d}.pt", last):
+            try:
+                save_checkpoint(path, state)
+            except OSError as exc:
+                raise _output_error(exc, out, f"checkpoint {path.name} at step {step}") or exc from None
+        try:
+            plot_loss(log_path, out / "loss.png")
+        except OSError as exc:
+            raise _output_error(exc, out, "loss.png") or exc from None
 
     t0 = time.time()
     elapsed0 = float(log[-1]["elapsed_s"]) if log else 0.0
@@ -291,14 +346,23 @@ def train(cfg: TrainConfig) -> dict:
         sched.step()
         rate = cfg.batch * world / max(time.time() - tick, 1e-9)
         loss_m = loss.item()
+        if _agree(not math.isfinite(loss_m), world, device):
+            saved = (f"the last checkpoint, {last} (step {load_checkpoint(last)['step']}), is untouched"
+                     if last.exists() else "no checkpoint was written")
+            raise TrainingDiverged(f"loss is {loss_m} at step {step + 1}: training diverged; nothing was saved "
+                                   f"for this step and {saved}. Lower --lr-encoder/--lr-decoder (or check the "
+                                   f"data) and train again")
         result = {"step": step + 1, "loss": loss_m, "samples_per_s": rate}
         if rank == 0:
             enc_lr = max(lr for g, lr in zip(opt.param_groups, lrs) if g["name"].startswith("encoder"))
             dec_lr = max(lr for g, lr in zip(opt.param_groups, lrs) if g["name"].startswith("decoder"))
-            append_log(log_path, {"step": step + 1, "loss": f"{loss_m:.6f}",
-                                  "lr_encoder": f"{enc_lr:.3e}", "lr_decoder": f"{dec_lr:.3e}",
-                                  "samples_per_s": f"{rate:.2f}",
-                                  "elapsed_s": f"{elapsed0 + time.time() - t0:.1f}"})
+            try:
+                append_log(log_path, {"step": step + 1, "loss": f"{loss_m:.6f}",
+                                      "lr_encoder": f"{enc_lr:.3e}", "lr_decoder": f"{dec_lr:.3e}",
+                                      "samples_per_s": f"{rate:.2f}",
+                                      "elapsed_s": f"{elapsed0 + time.time() - t0:.1f}"})
+            except OSError as exc:
+                raise _output_error(exc, out, f"log.csv at step {step + 1}") or exc from None
             bar.set_postfix(loss=f"{loss_m:.4f}", samples_s=f"{rate:.1f}")
         out_of_time = _agree(cfg.time_limit_s is not None and time.time() - t0 > cfg.time_limit_s, world, device)
         if rank == 0 and ((step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps or out_of_time):

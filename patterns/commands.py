@@ -5,14 +5,16 @@ from pathlib import Path
 
 import click
 
+from lbd.errors import OutputError, UsageError, check_writable_file, os_error_message
+
 
 @click.command()
 @click.option("--kind", type=click.Choice(["uniform", "blue_noise", "d4xx"]), default="d4xx",
               show_default=True, help="Dot layout: uniform random, Poisson-disk blue noise, or D4xx-like clusters.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (same seed -> same pattern).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Random seed (same seed -> same pattern).")
 @click.option("--height", type=click.IntRange(8, 8192), default=720, show_default=True, help="Pattern height, projector pixels.")
 @click.option("--width", type=click.IntRange(8, 8192), default=960, show_default=True, help="Pattern width, projector pixels.")
-@click.option("--density", type=float, default=None,
+@click.option("--density", type=click.FloatRange(min=0, max=250, min_open=True), default=None,
               help="Dots per 1000 projector pixels  [default: 5000-15000 dots over the pattern, log-uniform, saturating below 250]")
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True, help="PNG file to write (8-bit grey).")
 def patterns(kind: str, seed: int, height: int, width: int, density: float | None, out: Path) -> None:
@@ -25,6 +27,9 @@ def patterns(kind: str, seed: int, height: int, width: int, density: float | Non
 
     from patterns.generators import generate, sample_params
 
+    if out.suffix.lower() != ".png":
+        raise click.BadParameter(f"{out}: the pattern is written as PNG; give a .png file name", param_hint="--out")
+    check_writable_file(out, "--out")  # before the (up to minutes of) generation
     rng = np.random.default_rng(seed)
     params = sample_params(rng, kind, height, width)
     if density is not None:
@@ -32,13 +37,20 @@ def patterns(kind: str, seed: int, height: int, width: int, density: float | Non
     try:
         pattern = generate(params, rng)
     except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     img = np.clip(pattern.image * 255.0 + 0.5, 0, 255).astype(np.uint8)
     ok, buf = cv2.imencode(".png", img)
     if not ok:
-        raise click.ClickException(f"could not encode PNG for {out}")
-    out.parent.mkdir(parents=True, exist_ok=True)
+        raise OutputError(f"--out {out}: could not encode the PNG")
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, out)
+    try:
+        tmp.write_bytes(buf.tobytes())
+        os.replace(tmp, out)
+    except OSError as exc:
+        reason = os_error_message(exc)
+        if reason is None:
+            raise
+        raise OutputError(f"--out {out}: cannot write ({reason.split(': ', 1)[-1]})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
     click.echo(f"wrote {out}: {kind}, {len(pattern.points)} dots, {height}x{width} px, seed {seed}")
