@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	    $$SUDO apt-get install -y -q libusb-1.0-0 || ($$SUDO apt-get update -q && $$SUDO apt-get install -y -q libusb-1.0-0); \
 	fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[all,test]'
 	touch $(STAMP)
 
 demo: setup

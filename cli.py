@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("synth.farm_commands:status", "Where a render job stands: units done/running/failed/left."),
     "sgm": ("sgm.commands:sgm", "Add simulated sensor depth (SGM on the IR pair) to a dataset."),
     "sgm-pair": ("sgm.commands:sgm_pair", "Run SGM on one left/right image pair."),
-    "verify": ("synth.dataset_commands:verify", "Check shards against the manifest and the schema."),
+    "verify": ("synth.dataset_commands:verify", "Check shards against their records and the schema; --repair."),
     "preview": ("synth.dataset_commands:preview", "Contact sheet (and point clouds) of samples."),
     "train": ("mdm.commands:train", "Train a Masked Depth Modeling model on shards."),
     "eval": ("mdm.commands:eval_cmd", "Evaluate a checkpoint against classical hole fills."),

@@ -173,10 +173,11 @@ def check_output_name(out: Path) -> None:
 
 
 def encode_depth(out: Path, metres: np.ndarray, kind: str, scale: float | None,
-                 keep: np.ndarray | None = None, keep_raw: np.ndarray | None = None) -> tuple[bytes, int]:
-    """File bytes of ``metres`` as ``kind`` for ``out``'s extension, and the number of pixels that had to
-    be clipped to the uint16 range. ``keep``/``keep_raw``: pixels stored exactly as given (measured
-    integer input, never re-quantised)."""
+                 keep: np.ndarray | None = None, keep_raw: np.ndarray | None = None
+                 ) -> tuple[bytes, int, np.ndarray]:
+    """File bytes of ``metres`` as ``kind`` for ``out``'s extension, the number of pixels that had to be
+    clipped to the uint16 range, and the depth as written, in metres. ``keep``/``keep_raw``: pixels
+    stored exactly as given (measured integer input, never re-quantised)."""
     clipped = 0
     if kind == "uint16":
         units = np.round(metres.astype(np.float64) / scale)
@@ -186,18 +187,19 @@ def encode_depth(out: Path, metres: np.ndarray, kind: str, scale: float | None,
         units = np.where(filled, np.maximum(units, 1), 0)  # a filled pixel never becomes a hole
         clipped = int((units > UINT16_MAX).sum())
         img = np.minimum(units, UINT16_MAX).astype(np.uint16)
+        written = (img * scale).astype(np.float32)
     else:
-        img = metres.astype(np.float32)
+        img = written = metres.astype(np.float32)
     suffix = out.suffix.lower()
     if suffix == ".npy":
         import io
         buf = io.BytesIO()
         np.save(buf, img)
-        return buf.getvalue(), clipped
+        return buf.getvalue(), clipped, written
     ok, buf = cv2.imencode(suffix, img)
     if not ok:
         raise OutputError(f"--out {out}: OpenCV cannot encode {img.dtype} as {suffix}")
-    return buf.tobytes(), clipped
+    return buf.tobytes(), clipped, written
 
 
 def write_files(files: list[tuple[Path, str, bytes]]) -> None:
@@ -312,19 +314,19 @@ def complete_frame(ckpt: Path, rgb_path: Path, depth_path: Path, depth_scale: fl
             raise OutputError(f"--out {out}: {int(over.sum())} measured pixels exceed {UINT16_MAX * out_scale:g} m, "
                               f"the largest uint16 value in {out_scale:g} m units; write float metres "
                               f"(.npy, .tif or .exr) instead")
-    data, clipped = encode_depth(out, result_m, kind, out_scale,
-                                 keep if exact else None, depth.raw if exact else None)
+    data, clipped, written = encode_depth(out, result_m, kind, out_scale,
+                                          keep if exact else None, depth.raw if exact else None)
     if clipped and notes is not None:
         notes.append(f"{clipped} predicted pixels beyond {UINT16_MAX * out_scale:g} m were clipped to the "
                      f"uint16 range of {out}")
-    lo, hi = depth_range(depth.metres, result_m)
+    lo, hi = depth_range(depth.metres, written)
     _, prev = cv2.imencode(".png", sheet([(rgb_to_bgr(rgb), "RGB"),
                                            (colorize(depth.metres, lo, hi), f"input ({lo:.2f}-{hi:.2f} m)"),
-                                           (colorize(result_m, lo, hi), "refined" if refine else "filled")], 3))
+                                           (colorize(written, lo, hi), "refined" if refine else "filled")], 3))
     files = [(out, "--out", data), (preview, "--out", prev.tobytes())]
     points = None
     if K is not None:
-        ply_data, points = point_cloud_bytes(result_m, rgb, K)
+        ply_data, points = point_cloud_bytes(written, rgb, K)
         files.append((ply_path, "--ply", ply_data))
     write_files(files)
 
@@ -339,7 +341,7 @@ def complete_frame(ckpt: Path, rgb_path: Path, depth_path: Path, depth_scale: fl
         "measured_unchanged": int((measured & ~masks["refined"]).sum()),
         "out_of_range_passed_through": int(masks["out_of_range"].sum()),
         "clipped": clipped,
-        "median_depth_m": float(np.median(result_m[result_m > 0])),
+        "median_depth_m": float(np.median(written[written > 0])),
     }
     if points is not None:
         result["ply"] = str(ply_path)

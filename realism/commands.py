@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from lbd.errors import check_writable_dir
+
 MAX_RANGE_BINS = 400  # each depth bin holds error histograms (~0.2 MB)
 
 
@@ -56,7 +58,7 @@ def realism(directory: Path, out_dir: Path, real_dir: Path | None, real_depth_un
     OUT/report.md."""
     from realism.causes import CauseParams
     from realism.metrics import Thresholds
-    from realism.report import RealismError, build_report
+    from realism.report import build_report
 
     if bin_width > max_range:
         raise click.BadParameter(f"--bin-width {bin_width} m is larger than --max-range {max_range} m",
@@ -67,10 +69,9 @@ def realism(directory: Path, out_dir: Path, real_dir: Path | None, real_depth_un
     th = Thresholds(wrong_rel=wrong_rel, bin_width_m=bin_width, max_range_m=max_range,
                     causes=CauseParams(texture_std=texture_std))
     command = _command_line(click.get_current_context())
-    try:
-        files = build_report(directory, out_dir, real_dir, th=th, n_examples=examples,
-                             max_samples=max_samples, range_overrides={"z_min_m": z_min, "z_max_m": z_max},
-                             real_depth_unit_m=real_depth_unit, progress=True, command=command)
-    except RealismError as exc:
-        raise click.ClickException(str(exc)) from None
+    check_writable_dir(out_dir, "--out")  # before the (long) dataset pass
+    # RealismError, DatasetError (lbd.errors.UserError) and a full disk become one line in cli.py
+    files = build_report(directory, out_dir, real_dir, th=th, n_examples=examples,
+                         max_samples=max_samples, range_overrides={"z_min_m": z_min, "z_max_m": z_max},
+                         real_depth_unit_m=real_depth_unit, progress=True, command=command)
     click.echo(f"wrote {files.json}, {files.markdown} and {len(files.plots)} plots to {out_dir}")

@@ -5,6 +5,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from lbd.errors import UserError
 from realism import plots
 from realism.causes import CAUSES, SensorRange
 from realism.metrics import NEEDED_FIELDS, RealismAccumulator, Thresholds
@@ -22,7 +23,7 @@ RANGE_KEYS = {
 }
 
 
-class RealismError(ValueError):
+class RealismError(UserError, ValueError):
     """Input the report cannot use (no sensor depth, no GT, no readable real frames); names it."""
 
 

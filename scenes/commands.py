@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from lbd.errors import OutputError, check_writable_dir, os_error_message
 from scenes.batch import SceneRequest, describe_many, format_summary, scene_filename, summarise, write_text_atomic
 from scenes.layout import ROOM_TYPES
 
@@ -51,12 +52,22 @@ def scenes(n_scenes: int, start: int, seed: int, out_dir: Path, room_types: tupl
     the number of scenes that contain it, and the room-type counts. Failed scenes or files do not
     stop the batch; they are listed at the end and the exit code is 1.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_writable_dir(out_dir, "--out")
     requests = [SceneRequest(i, room_types[(i + seed) % len(room_types)] if room_types else None, clutter)
                 for i in range(start, start + n_scenes)]
 
+    def write(path: Path, text: str) -> None:
+        """A full disk or lost permissions stop the batch (one line), instead of failing every scene."""
+        try:
+            write_text_atomic(path, text)
+        except OSError as exc:
+            reason = os_error_message(exc)
+            if reason is None:
+                raise
+            raise OutputError(f"--out {out_dir}: cannot write {path.name} ({reason.split(': ', 1)[-1]})") from None
+
     def save(scene) -> None:
-        write_text_atomic(out_dir / scene_filename(scene.scene_id), scene.to_json())
+        write(out_dir / scene_filename(scene.scene_id), scene.to_json())
 
     with tqdm(total=len(requests), desc="describing scenes", unit="scene") as bar:
         result = describe_many(requests, seed, on_scene=save, progress=bar.update)
@@ -78,7 +89,7 @@ def scenes(n_scenes: int, start: int, seed: int, out_dir: Path, room_types: tupl
         summary["user_scenes"] = users
         failures += user_failures
     summary["failed"] = [{"what": what, "reason": reason} for what, reason in failures]
-    write_text_atomic(out_dir / "summary.json", json.dumps(summary, indent=1) + "\n")
+    write(out_dir / "summary.json", json.dumps(summary, indent=1) + "\n")
 
     click.echo(format_summary(summary))
     for user in summary.get("user_scenes", []):

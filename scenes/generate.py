@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lbd.errors import UserError
 from scenes.geometry import Occupancy, object_aabbs
 from scenes.items import R
 from scenes.layout import ROOM_TYPES, make_layout
@@ -22,7 +23,7 @@ from scenes.rooms import PROGRAMS, Ctx
 SUBSYSTEMS = ("layout", "furniture", "clutter", "materials", "lights")
 
 
-class SceneGenerationError(ValueError):
+class SceneGenerationError(UserError, ValueError):
     """A scene that cannot be generated; the message names the scene."""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from lbd.errors import UserError
 from scenes.clutter import CLUTTER, can, drinking_glass, jar, wine_glass, beaker, bottle
 from scenes.items import Item, R
 from scenes.materials import GROUPS, MaterialPicker
@@ -15,7 +16,7 @@ from scenes.rooms import CLUTTER_MIX, ROW_OWNERS, ROW_PRODUCTS_COOLER
 MAX_ROW_ITEMS = 120
 
 
-class ClutterError(ValueError):
+class ClutterError(UserError, ValueError):
     """Clutter that cannot be placed (message names the scene and what failed)."""
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from lbd.errors import OutputError, UsageError, check_writable_file, os_error_message
+
 # Sleeping (not spinning) OpenMP workers: torch's intra-op threads otherwise spin-wait at every one of
 # SGM's ~10^4 small ops and collapse (10x slower) when other processes share the cores, e.g. renders.
 # Takes effect only if torch is not imported yet (true for `cli.py sgm` / `sgm-pair`).
@@ -38,19 +40,30 @@ def sgm(in_dir: Path, out_dir: Path, preset: str, backend: str, device: str, thr
     mm, registered into the RGB camera at RGB resolution), 0 = hole, into a new dataset with one
     shard per input shard. Shards already in the output manifest are skipped (resume).
     """
+    from lbd.errors import UserError
     from sgm.dataset import run_sgm_dataset
-    from synth.shards import DatasetError
 
     show = sys.stderr.isatty() if progress is None else progress
+    if backend == "torch":
+        _check_device(device)
     _set_threads(threads)
     try:
         counts = run_sgm_dataset(in_dir, out_dir, preset, backend, device, progress=show)
-    except DatasetError as exc:
-        raise click.ClickException(str(exc)) from None
+    except UserError:
+        raise
     except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     click.echo(f"{out_dir}: {counts['shards_done']} shard(s) written ({counts['samples']} samples), "
                f"{counts['shards_skipped']} already done")
+
+
+def _check_device(device: str) -> None:
+    """A UsageError naming --device when torch cannot use it (e.g. cuda on a CPU-only torch)."""
+    from sgm.inputs import check_device
+    try:
+        check_device(device)
+    except ValueError as exc:
+        raise UsageError(f"--device {device}: {exc}") from None
 
 
 def _set_threads(threads: int | None) -> None:
@@ -98,49 +111,92 @@ def sgm_pair(left: Path, right: Path, max_disparity: int, preset: str, backend: 
              out_path: Path, fx: float | None, baseline: float | None, depth_out: Path | None,
              preview: Path | None, threads: int | None) -> None:
     """SGM on one rectified LEFT/RIGHT image pair (left(x) matches right(x - d))."""
+    import io
+
     import numpy as np
 
     import sgm as sgm_pkg
+    from lbd.errors import UserError
     from sgm.register import depth_to_units, disparity_to_depth
-    from synth.shards import atomic_write_bytes
 
     if depth_out is not None and (fx is None or baseline is None):
-        raise click.UsageError("--depth-out needs --fx (px) and --baseline (m)")
-    if (fx is not None and fx <= 0) or (baseline is not None and baseline <= 0):
-        raise click.UsageError("--fx and --baseline must be positive")
+        raise UsageError("--depth-out needs --fx (px) and --baseline (m)")
+    if (fx is not None and not fx > 0) or (baseline is not None and not baseline > 0):
+        raise UsageError("--fx and --baseline must be positive")
+    try:
+        params = sgm_pkg.load_preset(preset)
+    except ValueError as exc:
+        raise UsageError(f"--preset {preset}: {exc}") from None
+    if backend == "torch":
+        _check_device(device)
+    outputs = [(out_path, "--out")] + [(p, o) for p, o in ((depth_out, "--depth-out"), (preview, "--preview")) if p]
+    names = [p.resolve() for p, _ in outputs]
+    if len(set(names)) < len(names):
+        raise UsageError("--out, --depth-out and --preview must be different files")
+    for path, option in outputs:  # before the (possibly long) match
+        check_writable_file(path, option)
     _set_threads(threads)
     left_img, right_img = _read_image(left, "LEFT"), _read_image(right, "RIGHT")
     try:
-        disp = sgm_pkg.match(left_img, right_img, max_disparity=max_disparity, preset=preset,
+        disp = sgm_pkg.match(left_img, right_img, max_disparity=max_disparity, preset=params,
                              backend=backend, device=device)
+    except UserError:
+        raise
     except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    import io
+        raise UsageError(str(exc)) from None
     buf = io.BytesIO()
     np.save(buf, disp)
-    atomic_write_bytes(out_path, buf.getvalue())
-    click.echo(f"wrote {out_path}: {disp.shape[1]}x{disp.shape[0]} disparity, "
-               f"{100.0 * float((disp > 0).mean()):.1f} % valid")
+    files = [(out_path, "--out", buf.getvalue())]
+    lines = [f"wrote {out_path}: {disp.shape[1]}x{disp.shape[0]} disparity, "
+             f"{100.0 * float((disp > 0).mean()):.1f} % valid"]
     import cv2
     if depth_out is not None:
-        params = sgm_pkg.load_preset(preset)
         depth = disparity_to_depth(disp, fx, baseline, params.z_min_m, params.z_max_m)
-        _write_png(depth_out, depth_to_units(depth, params.depth_unit_m))
-        click.echo(f"wrote {depth_out} (uint16, {params.depth_unit_m * 1000:g} mm units)")
+        files.append((depth_out, "--depth-out", _png(depth_out, depth_to_units(depth, params.depth_unit_m))))
+        lines.append(f"wrote {depth_out} (uint16, {params.depth_unit_m * 1000:g} mm units)")
     if preview is not None:
         scale = 255.0 / max(float(disp.max()), 1e-6)
         colour = cv2.applyColorMap(np.clip(disp * scale, 0, 255).astype(np.uint8), cv2.COLORMAP_TURBO)
         colour[disp <= 0] = 0
-        _write_png(preview, colour)
-        click.echo(f"wrote {preview}")
+        files.append((preview, "--preview", _png(preview, colour)))
+        lines.append(f"wrote {preview}")
+    write_all(files)
+    for line in lines:
+        click.echo(line)
 
 
-def _write_png(path: Path, image) -> None:
-    """PNG through a temporary name and a rename."""
+def _png(path: Path, image) -> bytes:
     import cv2
 
-    from synth.shards import atomic_write_bytes
     ok, buf = cv2.imencode(".png", image)
     if not ok:
-        raise click.ClickException(f"cannot encode {path} as PNG")
-    atomic_write_bytes(path, buf.tobytes())
+        raise OutputError(f"cannot encode {path} as PNG")
+    return buf.tobytes()
+
+
+def write_all(files: list[tuple[Path, str, bytes]]) -> None:
+    """Write every (path, option, bytes) to a temporary name, then rename them all: a failure (full disk,
+    permissions) leaves no partial file and changes no existing output."""
+    tmps: list[tuple[Path, Path]] = []
+    try:
+        for path, option, data in files:
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmps.append((tmp, path))
+            try:
+                _write_bytes(tmp, data)
+            except OSError as exc:
+                reason = os_error_message(exc)
+                raise OutputError(f"{option} {path}: cannot write ({(reason or exc.strerror).split(': ', 1)[-1]})"
+                                  ) from None
+        for tmp, path in tmps:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in tmps:
+            tmp.unlink(missing_ok=True)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())

@@ -7,10 +7,12 @@ import cv2
 import numpy as np
 import torch
 
+from lbd.errors import UserError
+
 MIN_SIZE = 16  # px, smallest image side the matcher accepts
 
 
-class ConstantImageError(ValueError):
+class ConstantImageError(UserError, ValueError):
     """An image with one grey level everywhere: there is nothing to match (a sensor sees no depth)."""
 
 

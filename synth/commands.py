@@ -6,11 +6,7 @@ from pathlib import Path
 
 import click
 
-from synth.render import SCENE_SOURCES
-
-
-class RenderUsageError(click.UsageError):
-    """Bad render input (names the option); exit code 2, nothing rendered."""
+from synth.plan import SCENE_SOURCES
 
 
 @click.command()
@@ -62,6 +58,9 @@ class RenderUsageError(click.UsageError):
               help="Retries of a failed scene/unit before it is reported as failed.")
 @click.option("--cpus-per-unit", type=click.IntRange(1), default=2, show_default=True,
               help="Ray: CPUs reserved per unit (Cycles threads of its worker).")
+@click.option("--max-in-flight", type=click.IntRange(1), default=None,
+              help="Ray: most tasks submitted at once (more are submitted as tasks finish)  "
+                   "[default: 2 x cluster CPUs / --cpus-per-unit]")
 @click.option("--blender", "blender_bin", default=None,
               help="Run workers under this Blender binary (blender -b --python ...) instead of the bpy module.")
 @click.option("--force", is_flag=True,
@@ -70,56 +69,48 @@ def render(n_scenes: int, samples_text: str, out: Path, unit_views: int | None, 
            seed: int, workers: int, device: str, baseline, focal, ir_size, rgb_size, ir_bit_depth: str,
            pattern: str, scene_source: str, no_progress: bool, dry_run: bool, calibrate: bool, executor: str,
            address: str | None, array_index: int | None, array_size: int | None, retries: int,
-           cpus_per_unit: int, blender_bin: str | None, force: bool) -> None:
+           cpus_per_unit: int, max_in_flight: int | None, blender_bin: str | None, force: bool) -> None:
     """Render N scenes x views through a randomized active-stereo rig (projected dot pattern, IR pair,
     RGB, exact planar depth, disparity, material and instance masks) into raw shards in OUT.
 
     Resumable: a rerun with the same options skips finished shards and redoes unfinished ones.
     Exits 1 if any scene failed (each failure is reported with its scene id and reason).
     On a farm: --dry-run first, then --executor ray, or one --array-index per array job (see README).
+    Plans are limited to 1e9 samples, 1e6 scenes and 2e6 units (see README).
     """
-    from synth import farm
-    from synth.render import (LockError, RenderConfig, RenderInputError, default_unit_views, parse_count,
-                              plan_units, run_render)
+    from lbd.errors import check_writable_dir
+    from synth import render as driver
+    from synth.plan import (RenderConfig, RenderInputError, default_unit_views, dry_run_text, parse_count,
+                            plan_units, write_plan)
     from synth.rig import RigRanges
-    from synth.shards import DatasetError
 
-    try:
-        n_samples = parse_count(samples_text)
-        ranges = RigRanges(baseline_m=tuple(baseline), focal_mm=tuple(focal), ir_size=tuple(ir_size),
-                           rgb_size=tuple(rgb_size), scale=scale)
-        cfg = RenderConfig(
-            out=out, scenes=n_scenes, samples=n_samples,
-            unit_views=unit_views or default_unit_views(n_scenes, n_samples), quality=quality, scale=scale,
-            seed=seed, workers=workers, device=device, ranges=ranges,
-            ir_bit_depth=None if ir_bit_depth == "random" else int(ir_bit_depth),
-            pattern_kind=None if pattern == "random" else pattern, scene_source=scene_source,
-            progress=not no_progress, blender=blender_bin)
-        array = _array_slice(array_index, array_size)
-        if executor == "ray" and array:
-            raise RenderInputError("--executor ray and --array-index/--array-size exclude each other")
-        if dry_run:
-            units = plan_units(cfg.scenes, cfg.samples, cfg.unit_views)
-            if calibrate:
-                cfg.validate()
-            sps = farm.calibrate(cfg) if calibrate else None
-            farm.write_plan(cfg, units, force=force)
-            click.echo(farm.dry_run_text(cfg, units, sps, "this machine (--calibrate)" if calibrate else
-                                         "2-core CPU (measured, synth/quality.py)"))
-            return
-        cfg.validate()
-    except RenderInputError as exc:
-        raise RenderUsageError(_option_hint(str(exc))) from None
-    try:
-        if executor == "ray":
-            summary = farm.run_render_ray(cfg, address=address, retries=retries, cpus_per_unit=cpus_per_unit,
-                                          force=force)
-        else:
-            summary = run_render(cfg, array=array, retries=retries, force=force)
-    except (farm.PlanMismatchError, farm.RayUnavailableError, farm.DiskSpaceError) as exc:
-        raise RenderUsageError(str(exc)) from None
-    except (LockError, DatasetError) as exc:
-        raise click.ClickException(str(exc)) from None
+    n_samples = parse_count(samples_text)
+    ranges = RigRanges(baseline_m=tuple(baseline), focal_mm=tuple(focal), ir_size=tuple(ir_size),
+                       rgb_size=tuple(rgb_size), scale=scale)
+    cfg = RenderConfig(
+        out=out, scenes=n_scenes, samples=n_samples,
+        unit_views=unit_views or default_unit_views(n_scenes, n_samples), quality=quality, scale=scale,
+        seed=seed, workers=workers, device=device, ranges=ranges,
+        ir_bit_depth=None if ir_bit_depth == "random" else int(ir_bit_depth),
+        pattern_kind=None if pattern == "random" else pattern, scene_source=scene_source,
+        progress=not no_progress, blender=blender_bin)
+    array = _array_slice(array_index, array_size)
+    if executor == "ray" and array:
+        raise RenderInputError("--executor ray and --array-index/--array-size exclude each other")
+    if dry_run:  # the same checks as a run (but no GPU probe unless --calibrate), before plan.json
+        cfg.validate(probe_device=calibrate)
+        check_writable_dir(out, "--out")
+        units = plan_units(cfg.scenes, cfg.samples, cfg.unit_views)
+        sps = driver.calibrate(cfg) if calibrate else None
+        write_plan(cfg, units, force=force)
+        click.echo(dry_run_text(cfg, units, sps, "this machine (--calibrate)" if calibrate else
+                                "2-core CPU (measured, synth/quality.py)"))
+        return
+    if executor == "ray":
+        summary = driver.run_render_ray(cfg, address=address, retries=retries, cpus_per_unit=cpus_per_unit,
+                                        force=force, max_in_flight=max_in_flight)
+    else:
+        summary = driver.run_render(cfg, array=array, retries=retries, force=force)
     stages = ", ".join(f"{k} {v / max(1, summary.rendered_samples):.2f}s"
                        for k, v in sorted(summary.stage_seconds.items()))
     click.echo(f"rendered {summary.rendered_samples} samples into {summary.shards_written} shards "
@@ -133,22 +124,11 @@ def render(n_scenes: int, samples_text: str, out: Path, unit_views: int | None, 
 
 def _array_slice(index: int | None, size: int | None) -> tuple[int, int] | None:
     """(index, size) of an array job, or None; both options or neither."""
-    from synth.farm import slice_units
+    from synth.plan import RenderInputError, slice_units
 
     if index is None and size is None:
         return None
     if index is None or size is None:
-        from synth.render import RenderInputError
-
         raise RenderInputError("--array-index and --array-size go together")
     slice_units([], index, size)  # validates the range
     return index, size
-
-
-def _option_hint(message: str) -> str:
-    """Map rig-range field names in messages to the CLI options that set them."""
-    for field, opt in (("baseline_m", "--baseline"), ("focal_mm", "--focal"), ("ir_size", "--ir-size"),
-                       ("rgb_size", "--rgb-size"), ("scale", "--scale")):
-        if message.startswith(field):
-            return f"{opt}: {message}"
-    return message

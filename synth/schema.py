@@ -6,9 +6,10 @@ default), ``rgb`` = RGB camera (960x1280 by default). Depths are planar z in met
 0 = no surface) or millimetres (sensor, uint16, 0 = hole). Disparities are pixels of the left IR image.
 
 Storage (``Field.codec``, chosen from ``benchmarks/sample_bytes.py``): GT depth as PXR24 EXR (24-bit
-float, relative error <= 2**-16 = 1.5e-5), images as lossless PNG, and ``disparity`` not stored at all:
-it is exactly ``fx * b / depth_ir`` (0 where depth_ir is 0) and :func:`derive_fields` computes it on
-decode (:data:`DERIVED_FIELDS`). Decoding is codec-agnostic (OpenEXR reads every compression, old
+float, relative error <= 2**-16 = 1.5e-5, zeros exact), images and label maps as lossless PNG (zlib
+level 3 for RGB/IR, 6 for label maps), and ``disparity`` not stored at all: it is exactly
+``fx * b / depth_ir`` (0 where depth_ir is 0) and :func:`derive_fields` computes it on decode
+(:data:`DERIVED_FIELDS`), so it is consistent with the stored depth to float32 rounding. Decoding is codec-agnostic (OpenEXR reads every compression, old
 datasets with ZIP float32 EXRs and a stored disparity still read).
 """
 from __future__ import annotations
@@ -39,7 +40,7 @@ MATERIAL_GROUPS: dict[str, tuple[str, ...]] = {
 
 DEFAULT_IR_SIZE = (720, 960)  # H, W
 DEFAULT_RGB_SIZE = (960, 1280)  # H, W
-PNG_LEVEL = 3  # zlib level of every PNG (lossless at any level; see benchmarks/sample_bytes.py)
+PNG_LEVEL = 3  # zlib level of image PNGs (lossless at any level; see benchmarks/sample_bytes.py)
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class Field:
 
 
 PNG = f"png-{PNG_LEVEL}"
+LABEL_PNG = "png-6"  # label maps: half the bytes of level 3 for ~1 ms more
 GT_DEPTH_EXR = "exr-PXR24"  # lossy 24-bit float: within 2**-16 relative of the float32 render
 LOSSLESS_EXR = "exr-ZIP"
 
@@ -67,10 +69,10 @@ FIELDS: dict[str, Field] = {
     "depth_rgb": Field("exr", ("float32",), 0, "rgb", "GT planar z, metres, RGB frame", True, GT_DEPTH_EXR),
     "disparity": Field("exr", ("float32",), 0, "ir",
                        "GT disparity of left IR, pixels: fx*b/depth_ir, derived on decode", codec=LOSSLESS_EXR),
-    "material": Field("png", ("uint8",), 0, "ir", "material class id, left IR frame", codec=PNG),
-    "material_rgb": Field("png", ("uint8",), 0, "rgb", "material class id, RGB frame", codec=PNG),
-    "instance": Field("png", ("uint16",), 0, "ir", "object id, left IR frame", codec=PNG),
-    "instance_rgb": Field("png", ("uint16",), 0, "rgb", "object id, RGB frame", codec=PNG),
+    "material": Field("png", ("uint8",), 0, "ir", "material class id, left IR frame", codec=LABEL_PNG),
+    "material_rgb": Field("png", ("uint8",), 0, "rgb", "material class id, RGB frame", codec=LABEL_PNG),
+    "instance": Field("png", ("uint16",), 0, "ir", "object id, left IR frame", codec=LABEL_PNG),
+    "instance_rgb": Field("png", ("uint16",), 0, "rgb", "object id, RGB frame", codec=LABEL_PNG),
     "sensor_depth": Field("png", ("uint16",), 0, "rgb", "sensor depth, mm, 0 = hole, RGB frame", codec=PNG),
     "sensor_depth_ir": Field("png", ("uint16",), 0, "ir", "sensor depth, mm, 0 = hole, left IR", codec=PNG),
     "sensor_disparity": Field("exr", ("float32",), 0, "ir", "sensor disparity, px, 0 = hole",

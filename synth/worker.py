@@ -1,8 +1,10 @@
 """Worker process: build ONE scene in Blender and render its pending units into shards.
 
-Run by :mod:`synth.render` as ``python -m synth.worker JOB.json``. Events go as JSON lines to the
-file descriptor in ``$LBD_EVENT_FD`` (stdout if unset): ``built``, ``sample`` (with per-stage
+Run by the executors (:mod:`synth.executors`) as ``python -m synth.worker JOB.json``. Events go as JSON
+lines to the file descriptor in ``$LBD_EVENT_FD`` (stdout if unset): ``built``, ``sample`` (with per-stage
 timings), ``shard``, ``error`` (scene id, unit, reason). Exit code 0 = every unit written.
+Per-sample timings go into the shard's record (``ShardWriter.add(..., timings=)``), never into the
+sample, so the same arguments give byte-identical shards.
 The worker dies with its parent (Linux PR_SET_PDEATHSIG), so a killed driver leaves no orphan writer.
 """
 from __future__ import annotations
@@ -63,7 +65,9 @@ def build(job: dict):
 def run(job: dict, events: Events) -> int:
     from synth import quality
     from synth.blender.render_view import ViewRenderer
+    from synth.leases import scratch_prefix
     from synth.rig import RigRanges
+    from synth.shards import TMP
 
     scene_id = int(job["scene_id"])
     t0 = time.perf_counter()
@@ -77,7 +81,7 @@ def run(job: dict, events: Events) -> int:
     build_s = time.perf_counter() - t0
     events.send("built", scene_id=scene_id, seconds=build_s)
     ranges = RigRanges(**{k: tuple(v) if isinstance(v, list) else v for k, v in job["ranges"].items()})
-    workdir = tempfile.mkdtemp(prefix=f"lbd-s{scene_id:05d}-{os.getpid()}-", dir=os.path.join(job["out"], ".tmp"))
+    workdir = tempfile.mkdtemp(prefix=scratch_prefix(scene_id), dir=os.path.join(job["out"], TMP))
     renderer = ViewRenderer(built, quality.get(job["quality"]), ranges, workdir, device=job["device"],
                             threads=int(job["threads"]), ir_bit_depth=job["ir_bit_depth"],
                             pattern_kind=job["pattern_kind"])
@@ -88,7 +92,7 @@ def run(job: dict, events: Events) -> int:
 
 
 def _render_units(job: dict, events: Events, renderer, viewpoints, build_s: float) -> int:
-    from synth.shards import ShardWriter
+    from synth.shards import ShardWriter, shard_name
 
     scene_id = int(job["scene_id"])
     n_views = sum(u["view_count"] for u in job["units"])
@@ -97,15 +101,15 @@ def _render_units(job: dict, events: Events, renderer, viewpoints, build_s: floa
         rng = np.random.default_rng([int(job["seed"]), scene_id, int(unit["view_start"]), 7])
         try:
             poses = viewpoints(unit["view_count"], rng)
-            with ShardWriter(job["out"], f"raw-{unit['shard_index']:06d}", extra={"unit": unit}) as writer:
+            name = shard_name(job.get("shard_prefix", "raw"), int(unit["shard_index"]))
+            with ShardWriter(job["out"], name, extra={"unit": unit}) as writer:
                 for i, pose in enumerate(poses):
                     view_id = int(unit["view_start"]) + i
                     t1 = time.perf_counter()
                     sample, timings = renderer.render_sample(int(job["seed"]), scene_id, view_id, pose)
                     timings["scene_build"] = build_s / n_views
                     t2 = time.perf_counter()
-                    sample["meta"]["timings_s"] = {k: round(v, 4) for k, v in timings.items()}
-                    writer.add(sample)
+                    writer.add(sample, timings=timings)  # into the record, not the sample's bytes
                     timings["encode_write"] = time.perf_counter() - t2
                     timings["total"] = time.perf_counter() - t1 + timings["scene_build"]
                     events.send("sample", key=sample["__key__"], timings=timings)

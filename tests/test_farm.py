@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from synth.farm import job_status, slice_units
-from synth.render import RenderInputError, plan_units
-from synth.shards import open_dataset
+from synth import leases
+from synth.executors.ray import default_max_in_flight, run_bounded
+from synth.plan import RenderConfig, RenderInputError, plan_units, slice_units, write_plan
+from synth.shards import Layout, init_dataset, open_dataset
+from synth.status import job_status
 from synth.verify import verify_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +28,7 @@ def cli(*args: str, env: dict | None = None, timeout: float = 300) -> subprocess
 
 
 def all_keys(out: Path) -> list[str]:
-    return sorted(k for s in open_dataset(out).manifest["shards"] for k in s["keys"])
+    return sorted(open_dataset(out).keys())
 
 
 def expected_keys(scenes: int, samples: int, unit_views: int) -> list[str]:

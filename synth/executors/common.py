@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from synth.plan import ROOT, RenderConfig, Unit
+from synth.plan import ROOT, SHARD_PREFIX, RenderConfig, Unit
 
 
 @dataclass
@@ -40,7 +40,7 @@ def job_document(cfg: RenderConfig, scene_id: int, units: list[Unit], threads: i
     return {"out": str(cfg.out), "scene_id": scene_id, "units": [u.to_dict() for u in units],
             "quality": cfg.quality, "seed": cfg.seed, "ranges": cfg.ranges.to_dict(), "device": cfg.device,
             "threads": threads, "ir_bit_depth": cfg.ir_bit_depth, "pattern_kind": cfg.pattern_kind,
-            "scene_source": cfg.scene_source, "config": cfg.dataset_config()}
+            "scene_source": cfg.scene_source, "config": cfg.dataset_config(), "shard_prefix": SHARD_PREFIX}
 
 
 def worker_command(blender: str | None, job_path: Path) -> list[str]:
