@@ -45,8 +45,8 @@ STAGES = ("scene_build", "rgb", "ir_pair", "gt", "encode_write", "total", "sgm")
 def fake_record(name: str, index: int) -> dict:
     keys = [f"s{index % 442:05d}-v{(index * 32 + v):06d}" for v in range(32)]
     return {"name": name, "samples": 32, "keys": keys, "bytes": len(FAKE_SHARD), "sha256": FAKE_SHA,
-            "sample_sha256": {k: hashlib.sha256(k.encode()).hexdigest() for k in keys},
-            "timings": {k: {s: round(10 + v * 0.001, 4) for s in STAGES} for v, k in enumerate(keys)},
+            "sample_sha256": [hashlib.sha256(k.encode()).hexdigest() for k in keys],
+            "timings": shards.timings_by_stage([{s: round(10 + v * 0.001, 4) for s in STAGES} for v in range(32)]),
             "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "host": "node-17",
             "code_version": "0.1.0+gbench", "unit": {"shard_index": index}}
 
@@ -61,7 +61,7 @@ def fill(root: Path, start: int, stop: int) -> None:
             sp.parent.mkdir(parents=True, exist_ok=True)
             rp.parent.mkdir(parents=True, exist_ok=True)
         sp.write_bytes(FAKE_SHARD)
-        rp.write_text(json.dumps(fake_record(name, i), indent=1, sort_keys=True))
+        rp.write_text(json.dumps(fake_record(name, i), sort_keys=True))
 
 
 def rebuild_v1(root: Path) -> None:
@@ -131,7 +131,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     rows, have = [], 0
     spare = 900_000  # close-test shards live above the plan's indices, in their own folders
-    print(f"dataset {root}; fake records of {len(json.dumps(fake_record('raw-000000.tar', 0), indent=1))} B",
+    print(f"dataset {root}; fake records of {len(json.dumps(fake_record('raw-000000.tar', 0)))} B",
           flush=True)
     for size in sizes:
         t0 = time.perf_counter()

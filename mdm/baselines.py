@@ -68,7 +68,8 @@ def harmonic_fill(depth: np.ndarray) -> np.ndarray:
     valid = _valid(depth)
     if not valid.any():
         return np.full(depth.shape, FALLBACK_DEPTH, np.float32)
-    logd = torch.from_numpy(np.log(np.where(valid, depth, 1.0)).astype(np.float32))[None, None]
+    # log in float32 torch, as the model computes it: its untrained blend prior is then bit-identical
+    logd = torch.from_numpy(np.where(valid, depth, 1.0).astype(np.float32)).log()[None, None]
     weight = torch.from_numpy(valid.astype(np.float32))[None, None]
     fallback = torch.full((1, 1, 1, 1), float(np.median(logd[0, 0][valid].numpy())))
     out = np.exp(harmonic(logd, weight, fallback)[0, 0].numpy())

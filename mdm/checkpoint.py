@@ -37,6 +37,13 @@ def save_checkpoint(path: Path, state: dict) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _first_sentence(exc: BaseException, limit: int = 160) -> str:
+    """The start of an exception's message, on one line (torch's can run to several sentences)."""
+    text = " ".join(str(exc).split())
+    text = text.split(". ")[0]
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def load_checkpoint(path: Path) -> dict:
     """Read and check a checkpoint; raises CheckpointError naming the file."""
     path = Path(path)
@@ -45,7 +52,8 @@ def load_checkpoint(path: Path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated zip, not a torch file, foreign pickle ...
-        raise CheckpointError(f"checkpoint {path} is not readable ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(f"checkpoint {path} is not readable, truncated or not a torch file "
+                              f"({type(exc).__name__}: {_first_sentence(exc)})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an MDM checkpoint (no 'format': '{FORMAT}' entry)")
     for key in ("model_config", "model"):

@@ -83,9 +83,10 @@ def _parse_size(ctx, param, value: str | None):
               "from the checkpoint; --steps, --device, --workers, --ckpt-every may change)")
 @click.option("--workers", type=click.IntRange(0), default=2, show_default=True,
               help="DataLoader worker processes per rank")
-@click.option("--lr-encoder", type=float, default=1e-5, show_default=True,
-              help="peak encoder LR (linear warm-up from 0); ~3e-4 when training from scratch")
-@click.option("--lr-decoder", type=float, default=1e-4, show_default=True, help="decoder LR")
+@click.option("--lr-encoder", type=float, default=None,
+              help="peak encoder LR (linear warm-up from 0)  [default: 3e-4 from scratch, 1e-5 with --init-dinov2]")
+@click.option("--lr-decoder", type=float, default=None,
+              help="decoder LR  [default: 3e-4 from scratch, 1e-4 with --init-dinov2]")
 @click.option("--size", callback=_parse_size, default="168x224", show_default=True, help=SIZE_HELP)
 @click.option("--warmup", type=click.IntRange(0), default=None,
               help="encoder warm-up steps  [default: min(2000, steps/10)]")
@@ -146,8 +147,14 @@ def train(data, out, model, steps, batch, device, seed, resume, workers, lr_enco
 
 @click.command("eval")
 @click.option("--ckpt", required=True, type=click.Path(path_type=Path), help="checkpoint (.pt)")
-@click.option("--data", "data", multiple=True, required=True, type=click.Path(path_type=Path),
-              help="test dataset directory (repeat for several)")
+@click.option("--data", "data", multiple=True, type=click.Path(path_type=Path),
+              help="test dataset directory (repeat for several; --data and/or --real is required)")
+@click.option("--real", "real", type=click.Path(path_type=Path), default=None,
+              help="folder of real RGB-D frames (<frame>/rgb.*, raw_depth.png, intrinsics.txt): GT-free protocols "
+                   "real_blocks and real_holes, per sensor type (mdm/real_eval.py); results in OUT, or OUT/real "
+                   "with --data")
+@click.option("--depth-scale", type=click.FloatRange(min=0, min_open=True), default=0.001, show_default=True,
+              help="--real: metres per unit of raw_depth.png (0.001 = mm; TUM's 1/5000 = 0.0002)")
 @click.option("--out", required=True, type=click.Path(path_type=Path),
               help="output directory: metrics.json, metrics.md, images/")
 @click.option("--device", default="cpu", show_default=True, help="torch device")
@@ -162,7 +169,7 @@ def train(data, out, model, steps, batch, device, seed, resume, workers, lr_enco
 @click.option("--protocol", "protocols", multiple=True,
               type=click.Choice(["sensor", "sensor_holes", "block_easy", "block_medium", "block_hard",
                                  "block_extreme"]), help="protocols to run  [default: all]")
-def eval_cmd(ckpt, data, out, device, seed, max_samples, max_side, tokens, images, protocols):
+def eval_cmd(ckpt, data, real, depth_scale, out, device, seed, max_samples, max_side, tokens, images, protocols):
     """Score a checkpoint and the classical fills (nearest, ip_basic, inpaint, harmonic) on the same inputs.
 
     The model is scored as ``complete`` writes it: ``model_fill`` = the default (holes filled, measured
@@ -170,6 +177,16 @@ def eval_cmd(ckpt, data, out, device, seed, max_samples, max_side, tokens, image
     from mdm.evaluate import PROTOCOLS, evaluate
 
     check_device(device)
+    if not data and real is None:
+        raise UsageError("eval: give --data (rendered test shards) and/or --real (folder of real RGB-D frames)")
+    if real is not None:
+        from mdm.real_eval import eval_real_checkpoint
+
+        for line in eval_real_checkpoint(ckpt, real, out / "real" if data else out, depth_scale=depth_scale,
+                                         seed=seed, max_side=max_side, tokens=tokens, images=images, device=device):
+            click.echo(line)
+        if not data:
+            return
     notes: list[str] = []
     result = evaluate(ckpt, list(data), out, device=device, seed=seed, max_samples=max_samples,
                       max_side=max_side, tokens=tokens, images=images, protocols=protocols or PROTOCOLS,

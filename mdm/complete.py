@@ -55,6 +55,8 @@ class DepthInput:
 
 
 def read_rgb(path: Path) -> np.ndarray:
+    if not Path(path).is_file():
+        raise CompletionInputError(f"RGB image {path} does not exist")
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise CompletionInputError(f"cannot read RGB image {path}")
@@ -160,6 +162,8 @@ def output_kind(out: Path, depth: DepthInput) -> tuple[str, float | None]:
 def check_output_name(out: Path) -> None:
     """Refuse an --out whose extension we cannot write (before any work)."""
     suffix = Path(out).suffix.lower()
+    if Path(out).is_dir():
+        raise UsageError(f"--out {out}: is a directory, expected a file name ({', '.join(OUT_SUFFIXES)})")
     if suffix not in OUT_SUFFIXES:
         raise UsageError(f"--out {out}: unsupported extension {suffix or '(none)'!r}; use "
                          f"{', '.join(OUT_SUFFIXES)}")
@@ -205,20 +209,20 @@ def encode_depth(out: Path, metres: np.ndarray, kind: str, scale: float | None,
 def write_files(files: list[tuple[Path, str, bytes]]) -> None:
     """Write every (path, option, bytes) through a temporary name, then rename them all: on a failure
     (full disk, permissions) no partial file is left and no existing output is changed."""
-    tmps: list[tuple[Path, Path, str]] = []
+    tmps: list[tuple[Path, Path]] = []
     try:
         for path, option, data in files:
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmps.append((tmp, path, option))
+            tmps.append((tmp, path))
             try:
                 _write_bytes(tmp, data)
             except OSError as exc:
-                raise OutputError(f"{option} {path}: cannot write ({os_error_message(exc) or exc.strerror})"
-                                  ) from None
-        for tmp, path, option in tmps:
+                reason = (os_error_message(exc) or exc.strerror or str(exc)).split(": ", 1)[-1]
+                raise OutputError(f"{option} {path}: cannot write ({reason})") from None
+        for tmp, path in tmps:
             os.replace(tmp, path)
     finally:
-        for tmp, _, _ in tmps:
+        for tmp, _ in tmps:
             tmp.unlink(missing_ok=True)
 
 
@@ -271,14 +275,29 @@ def complete_frame(ckpt: Path, rgb_path: Path, depth_path: Path, depth_scale: fl
     if ply is not None and intrinsics is None:
         raise UsageError("--ply needs --intrinsics (K of the RGB camera)")
     check_output_name(out)
-    preview = out.with_name(out.stem + "_preview.png")
     ply_path = (Path(ply) if ply else out.with_suffix(".ply")) if intrinsics else None
     if ply_path is not None and ply_path.suffix.lower() != ".ply":
         raise UsageError(f"--ply {ply_path}: expected a .ply file name")
+    new_dirs = [d for d in dict.fromkeys(p.parent for p in (out, ply_path) if p is not None) if not d.exists()]
     check_writable_file(out, "--out")
     if ply_path is not None:
         check_writable_file(ply_path, "--ply")
+    try:
+        return _complete(ckpt, rgb_path, depth_path, depth_scale, out, ply_path, intrinsics=intrinsics,
+                         device=device, tokens=tokens, refine=refine, allow_sparse=allow_sparse, notes=notes)
+    except BaseException:
+        for d in new_dirs:  # a failed run leaves no trace: folders made by the check go if still empty
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+        raise
 
+
+def _complete(ckpt: Path, rgb_path: Path, depth_path: Path, depth_scale: float | None, out: Path,
+              ply_path: Path | None, *, intrinsics: Path | None, device: str, tokens: int | None, refine: bool,
+              allow_sparse: bool, notes: list[str] | None) -> dict:
+    preview = out.with_name(out.stem + "_preview.png")
     rgb = read_rgb(rgb_path)
     depth = read_depth(depth_path, depth_scale)
     if depth.scale is None and depth_scale is not None and notes is not None:

@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from lbd.errors import UserError, check_writable_dir
+from lbd.errors import OutputError, UserError, check_writable_dir, os_error_message
 from mdm.baselines import BASELINES
 from mdm.block_masks import LEVELS, corrupt_depth
 from mdm.checkpoint import load_model
@@ -108,11 +108,24 @@ def _mean(rows: list[dict]) -> dict[str, float]:
     return {m: float(np.mean([r[m] for r in rows])) if rows else float("nan") for m in METRICS}
 
 
+def _write_text(out: Path, name: str, text: str) -> None:
+    """OUT/name through a temporary file; a full disk or lost permissions: OutputError, no partial file."""
+    tmp = out / f".{name}.tmp"
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, out / name)
+    except OSError as exc:
+        reason = os_error_message(exc)
+        if reason is None:
+            raise
+        raise OutputError(f"--out {out}: cannot write {name} ({reason.split(': ', 1)[-1]})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_metrics(out: Path, results: dict, counts: dict, header: str) -> None:
     """EVAL/metrics.json ({"protocols": {protocol: {method: metrics}}}) and metrics.md, atomically."""
-    tmp = out / ".metrics.json.tmp"
-    tmp.write_text(json.dumps({"protocols": results}, indent=1) + "\n")
-    os.replace(tmp, out / "metrics.json")
+    _write_text(out, "metrics.json", json.dumps({"protocols": results}, indent=1) + "\n")
     lines = [header, "", "| protocol | images | method | RMSE (m) | MAE (m) | AbsRel | δ<1.25 |",
              "|---|---|---|---|---|---|---|"]
     for proto, methods in results.items():
@@ -121,9 +134,7 @@ def write_metrics(out: Path, results: dict, counts: dict, header: str) -> None:
             mark = "**" if name == best else ""
             lines.append(f"| {proto} | {counts[proto]} | {mark}{name}{mark} | {m['rmse']:.4f} | "
                          f"{m['mae']:.4f} | {m['absrel']:.4f} | {m['delta1']:.4f} |")
-    tmp = out / ".metrics.md.tmp"
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, out / "metrics.md")
+    _write_text(out, "metrics.md", "\n".join(lines) + "\n")
 
 
 def evaluate(ckpt: Path, data: Sequence[Path], out: Path, *, device: str = "cpu", seed: int = 0,
@@ -179,7 +190,9 @@ def evaluate(ckpt: Path, data: Sequence[Path], out: Path, *, device: str = "cpu"
                         rows[proto][method].append(m)
             if index < images:
                 img = comparison_image(rgb, inp, gt, {k: v for k, v in preds.items() if k != "model_fill"})
-                cv2.imwrite(str(out / "images" / f"{source}_{index:03d}_{sample['__key__']}.png"), img)
+                path = out / "images" / f"{source}_{index:03d}_{sample['__key__']}.png"
+                if not cv2.imwrite(str(path), img):
+                    raise OutputError(f"--out {out}: cannot write {path.relative_to(out)} (full disk?)")
         n_seen += 1
         bar.update()
     bar.close()

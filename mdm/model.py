@@ -43,6 +43,7 @@ class MDMConfig:
     tokens: int = 300  # inference token budget (rows*cols ~ tokens, aspect kept)
     depth_skip: bool = True  # decoder also sees the kept input depth at every scale (our addition)
     prior: str = "blend"  # residual over a fill of the kept depth (ours): blend | nearest | harmonic | fill | median
+    gate: str = "linear"  # blend gate: "linear" = clamp(c, 0, 1), starts at 0 (= harmonic); "sigmoid" = legacy
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -51,6 +52,7 @@ class MDMConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "MDMConfig":
         d = dict(d)
+        d.setdefault("gate", "sigmoid")  # checkpoints written before the linear gate used the sigmoid one
         for key in ("neck_widths", "neck_res_blocks", "head_widths", "head_res_blocks", "resamplers"):
             d[key] = tuple(d[key])
         return cls(**d)
@@ -175,9 +177,12 @@ class MDMDecoder(nn.Module):
 
 
 PRIORS = ("blend", "nearest", "harmonic", "fill", "median")
+GATES = ("linear", "sigmoid")
 TRUST_INIT = -4.0  # initial trust logit of ``blend``: residual x 0.018 on measured pixels
-GATE_INIT = 0.25  # initial weight of the nearest fill in ``blend`` (harmonic is the better fill on most
-# of our rendered test pixels: the untrained model starts close to it and learns where edges need nearest)
+GATE_INIT = 0.25  # initial weight of the nearest fill of the legacy ``gate="sigmoid"`` blend
+# The default ``gate="linear"`` starts at weight 0 with a zero residual: the untrained model *is* the
+# harmonic fill (the strongest classical fill on most of our data), and learning moves away from it only
+# where the gradient says so.
 
 
 def skip_channels(cfg: MDMConfig) -> int:
@@ -204,6 +209,8 @@ class MDM(nn.Module):
         super().__init__()
         if cfg.prior not in PRIORS:
             raise ValueError(f"unknown prior {cfg.prior!r}; choose one of {', '.join(PRIORS)}")
+        if cfg.gate not in GATES:
+            raise ValueError(f"unknown blend gate {cfg.gate!r}; choose one of {', '.join(GATES)}")
         self.cfg = cfg
         self.encoder = MDMEncoder(cfg)
         self.decoder = MDMDecoder(cfg)
@@ -232,8 +239,12 @@ class MDM(nn.Module):
         out = F.interpolate(out, size=priors[0].shape[-2:], mode="bilinear", align_corners=False)
         prior, residual = priors[0], out[:, :1]
         if self.cfg.prior == "blend":
-            gate, trust = torch.sigmoid(out[:, 1:2]), torch.sigmoid(out[:, 2:3])
-            prior = gate * priors[0] + (1 - gate) * priors[1]
+            trust = torch.sigmoid(out[:, 2:3])
+            if self.cfg.gate == "sigmoid":  # legacy checkpoints
+                gate = torch.sigmoid(out[:, 1:2])
+            else:  # weight 0 = harmonic exactly; clamp's gradient passes at the bounds, so 0 is not stuck
+                gate = out[:, 1:2].clamp(0.0, 1.0)
+            prior = priors[1] + gate * (priors[0] - priors[1])
             residual = residual * (1 - seen + seen * trust)
         lo, hi = math.log(self.cfg.min_depth), math.log(self.cfg.max_depth * 1.5)
         return torch.exp((prior + residual).clamp(lo, hi))[:, 0]
@@ -296,8 +307,11 @@ def init_weights(model: MDM, generator: torch.Generator) -> None:
     with torch.no_grad():
         out.weight.mul_(0.1)
         out.bias.zero_()
-        if model.cfg.prior == "blend":
+        if model.cfg.prior == "blend" and model.cfg.gate == "sigmoid":
             out.bias[1] = math.log(GATE_INIT / (1 - GATE_INIT))
+        elif model.cfg.prior == "blend":
+            out.weight[:2].zero_()  # residual 0 and gate 0: the untrained model outputs the harmonic fill
+        if model.cfg.prior == "blend":
             out.bias[2] = TRUST_INIT
 
 

@@ -26,6 +26,16 @@ from mdm.model import MDM, build_model, model_config
 PARAM_GROUPS = {"encoder": "encoder.*", "decoder": "decoder.*"}  # glob -> LR group (MoGe style)
 LOG_FIELDS = ("step", "loss", "lr_encoder", "lr_decoder", "samples_per_s", "elapsed_s")
 RESUME_KEYS = ("optimizer", "scheduler", "step", "rng")
+LR_FROM_SCRATCH = (3e-4, 3e-4)  # (encoder, decoder) peak LRs of a randomly initialised encoder
+LR_DINOV2 = (1e-5, 1e-4)  # with --init-dinov2: the tech report's / MoGe's (pretrained encoder, new decoder)
+
+
+def default_lrs(cfg: "TrainConfig") -> tuple[float, float]:
+    """(encoder, decoder) LRs of ``cfg``: the given ones, else the defaults for whether the encoder is
+    initialised from DINOv2 (LR_DINOV2) or trained from scratch (LR_FROM_SCRATCH)."""
+    base = LR_DINOV2 if cfg.init_dinov2 else LR_FROM_SCRATCH
+    return (cfg.lr_encoder if cfg.lr_encoder is not None else base[0],
+            cfg.lr_decoder if cfg.lr_decoder is not None else base[1])
 
 
 class TrainingDiverged(UserError):
@@ -44,8 +54,8 @@ class TrainConfig:
     device: str = "cpu"
     seed: int = 0
     workers: int = 2
-    lr_encoder: float = 1e-5
-    lr_decoder: float = 1e-4
+    lr_encoder: float | None = None  # default: LR_FROM_SCRATCH, or LR_DINOV2 with init_dinov2
+    lr_decoder: float | None = None
     size: tuple[int, int] = (168, 224)
     warmup: int | None = None  # encoder warm-up steps; default min(2000, steps // 10)
     decay_every: int | None = None  # LR x decay every N steps; default max(1, steps // 4)
@@ -92,7 +102,7 @@ def param_groups(model: MDM, cfg: TrainConfig) -> list[dict]:
         assert owner is not None, f"parameter {name} matches no LR group"
         no_decay = p.ndim <= 1 or name.endswith(("cls_token", "pos_embed"))
         groups.setdefault((owner, no_decay), []).append(p)
-    lrs = {"encoder": cfg.lr_encoder, "decoder": cfg.lr_decoder}
+    lrs = dict(zip(("encoder", "decoder"), default_lrs(cfg)))
     return [{"params": ps, "lr": lrs[owner], "weight_decay": 0.0 if nd else cfg.weight_decay,
              "name": f"{owner}{'_no_decay' if nd else ''}"} for (owner, nd), ps in sorted(groups.items())]
 
@@ -288,6 +298,7 @@ def train(cfg: TrainConfig) -> dict:
     warmup = cfg.warmup if cfg.warmup is not None else min(2000, cfg.steps // 10)
     every = cfg.decay_every if cfg.decay_every is not None else max(1, cfg.steps // 4)
     cfg.warmup, cfg.decay_every = warmup, every
+    cfg.lr_encoder, cfg.lr_decoder = default_lrs(cfg)  # resolved, so the checkpoint records them
     opt = torch.optim.AdamW(param_groups(model, cfg), betas=(0.9, 0.999))
     lambdas = [WarmupStepDecay(warmup if g["name"].startswith("encoder") else 0, every, cfg.decay)
                for g in opt.param_groups]

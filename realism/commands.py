@@ -69,9 +69,17 @@ def realism(directory: Path, out_dir: Path, real_dir: Path | None, real_depth_un
     th = Thresholds(wrong_rel=wrong_rel, bin_width_m=bin_width, max_range_m=max_range,
                     causes=CauseParams(texture_std=texture_std))
     command = _command_line(click.get_current_context())
+    existed = out_dir.exists()
     check_writable_dir(out_dir, "--out")  # before the (long) dataset pass
-    # RealismError, DatasetError (lbd.errors.UserError) and a full disk become one line in cli.py
-    files = build_report(directory, out_dir, real_dir, th=th, n_examples=examples,
-                         max_samples=max_samples, range_overrides={"z_min_m": z_min, "z_max_m": z_max},
-                         real_depth_unit_m=real_depth_unit, progress=True, command=command)
+    try:  # RealismError, DatasetError (lbd.errors.UserError) and a full disk become one line in cli.py
+        files = build_report(directory, out_dir, real_dir, th=th, n_examples=examples,
+                             max_samples=max_samples, range_overrides={"z_min_m": z_min, "z_max_m": z_max},
+                             real_depth_unit_m=real_depth_unit, progress=True, command=command)
+    except BaseException:
+        if not existed:  # bad input: leave no trace (the folder we created is removed if still empty)
+            try:
+                out_dir.rmdir()
+            except OSError:
+                pass
+        raise
     click.echo(f"wrote {files.json}, {files.markdown} and {len(files.plots)} plots to {out_dir}")

@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from lbd.errors import UserError
-from scenes.clutter import CLUTTER, can, drinking_glass, jar, wine_glass, beaker, bottle
+from scenes.clutter import CLUTTER, beaker, bottle, can, drinking_glass, jar, wine_glass
 from scenes.items import Item, R
 from scenes.materials import GROUPS, MaterialPicker
 from scenes.model import SceneObject
 from scenes.placement import Placer
 from scenes.rooms import CLUTTER_MIX, ROW_OWNERS, ROW_PRODUCTS_COOLER
-
 
 MAX_ROW_ITEMS = 120
 

@@ -59,7 +59,13 @@ def sgm(in_dir: Path, out_dir: Path, preset: str, backend: str, device: str, thr
 
 def _check_device(device: str) -> None:
     """A UsageError naming --device when torch cannot use it (e.g. cuda on a CPU-only torch)."""
+    import torch
+
     from sgm.inputs import check_device
+    try:
+        torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise UsageError(f"--device {device}: not a torch device (use cpu, cuda or cuda:N)") from None
     try:
         check_device(device)
     except ValueError as exc:
@@ -92,7 +98,7 @@ def _read_image(path: Path, name: str):
 @click.command("sgm-pair")
 @click.argument("left", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("right", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--max-disparity", type=int, required=True,
+@click.option("--max-disparity", type=click.IntRange(min=2), required=True,
               help="Number of disparities searched, 0 .. N-1 px (must be below the image width).")
 @click.option("--preset", default="generic", show_default=True, help=PRESET_HELP)
 @click.option("--backend", type=click.Choice(["torch", "opencv"]), default="torch", show_default=True,
@@ -185,9 +191,8 @@ def write_all(files: list[tuple[Path, str, bytes]]) -> None:
             try:
                 _write_bytes(tmp, data)
             except OSError as exc:
-                reason = os_error_message(exc)
-                raise OutputError(f"{option} {path}: cannot write ({(reason or exc.strerror).split(': ', 1)[-1]})"
-                                  ) from None
+                reason = (os_error_message(exc) or exc.strerror or str(exc)).split(": ", 1)[-1]
+                raise OutputError(f"{option} {path}: cannot write ({reason})") from None
         for tmp, path in tmps:
             os.replace(tmp, path)
     finally:

@@ -80,8 +80,15 @@ def render(n_scenes: int, samples_text: str, out: Path, unit_views: int | None, 
     """
     from lbd.errors import check_writable_dir
     from synth import render as driver
-    from synth.plan import (RenderConfig, RenderInputError, default_unit_views, dry_run_text, parse_count,
-                            plan_units, write_plan)
+    from synth.plan import (
+        RenderConfig,
+        RenderInputError,
+        default_unit_views,
+        dry_run_text,
+        parse_count,
+        plan_units,
+        write_plan,
+    )
     from synth.rig import RigRanges
 
     n_samples = parse_count(samples_text)

@@ -27,11 +27,35 @@ from pathlib import Path
 from lbd.errors import OutputError, check_writable_dir
 from synth import shards
 from synth.executors.common import RunSummary
-from synth.leases import LOCK_NAME, LockError, OutputLock, pid_alive, remove_dead_leftovers  # noqa: F401
-from synth.plan import (DEFAULT_UNIT_VIEWS, MAX_SAMPLES, MAX_SCENES, MAX_UNITS, ROOT,  # noqa: F401
-                        SCENE_SOURCES, SHARD_PREFIX, PlanMismatchError, RenderConfig, RenderInputError, Unit,
-                        bytes_per_sample, default_unit_views, human_bytes, parse_count, plan_units,
-                        slice_units, views_per_scene, write_plan)
+from synth.leases import LOCK_NAME, LockError, OutputLock, pid_alive, remove_dead_leftovers
+from synth.plan import (
+    DEFAULT_UNIT_VIEWS,
+    MAX_SAMPLES,
+    MAX_SCENES,
+    MAX_UNITS,
+    ROOT,
+    SCENE_SOURCES,
+    SHARD_PREFIX,
+    PlanMismatchError,
+    RenderConfig,
+    RenderInputError,
+    Unit,
+    bytes_per_sample,
+    default_unit_views,
+    human_bytes,
+    parse_count,
+    plan_units,
+    slice_units,
+    views_per_scene,
+    write_plan,
+)
+
+# re-exported for scripts and tests that import them from here
+__all__ = ["DEFAULT_UNIT_VIEWS", "LOCK_NAME", "MAX_SAMPLES", "MAX_SCENES", "MAX_UNITS", "ROOT", "SCENE_SOURCES",
+           "SHARD_PREFIX", "DiskSpaceError", "LockError", "OutputLock", "PlanMismatchError", "Prepared",
+           "RenderConfig", "RenderInputError", "RunSummary", "Unit", "calibrate", "check_disk_space",
+           "default_unit_views", "parse_count", "pid_alive", "plan_units", "prepare", "run_render",
+           "run_render_ray", "slice_units", "views_per_scene"]
 
 
 class DiskSpaceError(OutputError):

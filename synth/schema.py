@@ -9,8 +9,9 @@ Storage (``Field.codec``, chosen from ``benchmarks/sample_bytes.py``): GT depth 
 float, relative error <= 2**-16 = 1.5e-5, zeros exact), images and label maps as lossless PNG (zlib
 level 3 for RGB/IR, 6 for label maps), and ``disparity`` not stored at all: it is exactly
 ``fx * b / depth_ir`` (0 where depth_ir is 0) and :func:`derive_fields` computes it on decode
-(:data:`DERIVED_FIELDS`), so it is consistent with the stored depth to float32 rounding. Decoding is codec-agnostic (OpenEXR reads every compression, old
-datasets with ZIP float32 EXRs and a stored disparity still read).
+(:data:`DERIVED_FIELDS`), so it is consistent with the stored depth to float32 rounding. EXRs hold one
+channel ``Y`` (OpenCV reads it). Decoding is codec-agnostic: any EXR compression or pixel type, channel
+``Y`` or ``Z``, any PNG level, so old datasets (ZIP float32 EXRs in ``Z``, stored disparity) still read.
 """
 from __future__ import annotations
 

@@ -283,6 +283,19 @@ def _build_folder_index(layout: Layout, root: Path, folder: str, rec_dir: Path, 
     return {"folder": folder, "stamp": stamp, "records": entries, "bad": bad}
 
 
+def _build_folder_indexes(stale: list[tuple]) -> Iterator[dict]:
+    """Folder indexes to rebuild; many of them (a first build of a big job) in parallel processes."""
+    workers = min(os.cpu_count() or 1, 8, len(stale) // 4)
+    if workers < 2:
+        yield from (_build_folder_index(*args) for args in stale)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        yield from pool.map(_build_folder_index, *zip(*stale), chunksize=4)
+
+
 def load_index(root: Path, *, info: dict | None = None, write: bool = True) -> tuple[list[dict], list[str]]:
     """Every shard's index entry (name, samples, bytes, sha256, written_at), sorted by name, and the
     records that could not be read. Folder indexes whose records folder changed since they were built
@@ -293,25 +306,31 @@ def load_index(root: Path, *, info: dict | None = None, write: bool = True) -> t
     entries: list[dict] = []
     bad: list[str] = []
     index_dir = root / INDEX
+    folders: dict[str, dict] = {}
+    stale = []
     for folder, rec_dir in layout.record_folders(root):
         stamp = rec_dir.stat().st_mtime_ns
-        path = index_dir / f"{folder}.json"
         cached = None
         try:
-            cached = json.loads(path.read_text())
+            cached = json.loads((index_dir / f"{folder}.json").read_text())
         except (OSError, ValueError):
             pass
-        if not (isinstance(cached, dict) and cached.get("stamp") == stamp and cached.get("folder") == folder
-                and time.time_ns() - stamp > 2_000_000_000):  # a folder changed < 2 s ago may change again
-            cached = _build_folder_index(layout, root, folder, rec_dir, stamp)
-            if write:
-                try:
-                    index_dir.mkdir(exist_ok=True)
-                    atomic_write_json(path, cached, indent=None)
-                except OSError:
-                    pass  # a read-only dataset: the index lives in memory only
-        entries += cached["records"]
-        bad += cached.get("bad", [])
+        if isinstance(cached, dict) and cached.get("stamp") == stamp and cached.get("folder") == folder \
+                and time.time_ns() - stamp > 2_000_000_000:  # a folder changed < 2 s ago may change again
+            folders[folder] = cached
+        else:
+            stale.append((layout, root, folder, rec_dir, stamp))
+    for built in _build_folder_indexes(stale):
+        folders[built["folder"]] = built
+        if write:
+            try:
+                index_dir.mkdir(exist_ok=True)
+                atomic_write_json(index_dir / f"{built['folder']}.json", built, indent=None)
+            except OSError:
+                pass  # a read-only dataset: the index lives in memory only
+    for folder in sorted(folders):
+        entries += folders[folder]["records"]
+        bad += folders[folder].get("bad", [])
     entries.sort(key=lambda e: e["name"])
     return entries, bad
 
@@ -411,8 +430,8 @@ class ShardWriter:
         self.required = required
         self.extra = extra or {}
         self.keys: list[str] = []
-        self.sample_sha256: dict[str, str] = {}
-        self.timings: dict[str, dict] = {}
+        self.sample_sha256: list[str] = []
+        self.timings: list[dict] = []
         (self.out_dir / TMP).mkdir(exist_ok=True)
         self.tmp_path = (self.out_dir / TMP /
                          f"{self.name}.{socket.gethostname()}.{os.getpid()}.partial")
@@ -425,7 +444,7 @@ class ShardWriter:
         key = sample.get("__key__")
         if not key or "." in key or "/" in key:
             raise DatasetError(f"{self.name}: sample key {key!r} must be non-empty, without '.' or '/'")
-        if key in self.sample_sha256:
+        if key in self.keys:
             raise DatasetError(f"{self.name} [{key}]: duplicate sample key")
         problems = schema.validate_sample(sample, self.required)
         if problems:
@@ -440,9 +459,8 @@ class ShardWriter:
             self._tar.addfile(info, io.BytesIO(data))
             _member_digest(h, member, data)
         self.keys.append(key)
-        self.sample_sha256[key] = h.hexdigest()
-        if timings:
-            self.timings[key] = {k: round(float(v), 4) for k, v in timings.items()}
+        self.sample_sha256.append(h.hexdigest())
+        self.timings.append({k: round(float(v), 4) for k, v in (timings or {}).items()})
 
     def close(self) -> dict:
         """Finish the shard: fsync, rename it into its folder, write its record. Nothing shared."""
@@ -463,7 +481,7 @@ class ShardWriter:
             raise
         record = {"name": self.name, "samples": len(self.keys), "keys": self.keys,
                   "bytes": self._hashing.n, "sha256": self._hashing.h.hexdigest(),
-                  "sample_sha256": self.sample_sha256, "timings": self.timings} | self.extra
+                  "sample_sha256": self.sample_sha256, "timings": timings_by_stage(self.timings)} | self.extra
         return write_record(self.out_dir, record, self.layout)
 
     def abort(self) -> None:
@@ -487,6 +505,21 @@ class ShardWriter:
             self.abort()
 
 
+def timings_by_stage(per_sample: list[dict]) -> dict[str, list]:
+    """[{stage: s}, ...] per sample -> {stage: [s per sample, aligned with the record's keys]} (None where a
+    sample has no figure): the compact form records keep (seconds)."""
+    stages = sorted({k for t in per_sample for k in t})
+    return {s: [t.get(s) for t in per_sample] for s in stages}
+
+
+def sample_sums(record: dict) -> dict[str, str] | None:
+    """{key: sha256} of a record's samples (None for records without per-sample sums)."""
+    sums = record.get("sample_sha256")
+    if not sums:
+        return None
+    return dict(zip(record["keys"], sums)) if isinstance(sums, list) else dict(sums)
+
+
 def write_record(root: Path, record: dict, layout: Layout | None = None) -> dict:
     """Write a shard's record (atomic): the moment the shard starts to count. Adds who and when."""
     layout = layout or layout_of(read_info(root))
@@ -494,7 +527,7 @@ def write_record(root: Path, record: dict, layout: Layout | None = None) -> dict
                              "host": socket.gethostname(), "code_version": code_version()}
     path = layout.record_path(root, record["name"])
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(path, record)
+    atomic_write_json(path, record, indent=None)
     return record
 
 
@@ -505,7 +538,7 @@ def describe_shard(path: Path) -> dict:
     reader_raw = open(path, "rb")
     with reader_raw:
         reader = _HashingReader(reader_raw)
-        sums: dict[str, str] = {}
+        sums: list[str] = []
         keys: list[str] = []
         digest = None
         try:
@@ -516,14 +549,14 @@ def describe_shard(path: Path) -> dict:
                     key, _ = _split_member(member.name)
                     if not keys or keys[-1] != key:
                         if digest is not None:
-                            sums[keys[-1]] = digest.hexdigest()
+                            sums.append(digest.hexdigest())
                         keys.append(key)
                         digest = hashlib.sha256()
                     _member_digest(digest, member.name, tar.extractfile(member).read())
         except tarfile.TarError as exc:
             raise ShardError(path.name, keys[-1] if keys else None, f"truncated or corrupt tar ({exc})") from None
         if digest is not None:
-            sums[keys[-1]] = digest.hexdigest()
+            sums.append(digest.hexdigest())
         reader.drain()
     return {"name": path.name, "samples": len(keys), "keys": keys, "bytes": reader.n,
             "sha256": reader.h.hexdigest(), "sample_sha256": sums}
@@ -579,7 +612,7 @@ def iter_shard(path: Path, fields: Iterable[str] | None = None, *, record: dict 
         if size != int(record["bytes"]):
             raise ShardError(name, None, f"size {size} B, its record says {record['bytes']} B "
                                          f"(changed after it was written; see `cli.py verify`)")
-    sums = record.get("sample_sha256") if (record is not None and verify) else None
+    sums = sample_sums(record) if (record is not None and verify) else None
     if record is not None and verify and not sums and sha256_file(path) != record["sha256"]:
         raise ShardError(name, None, "sha256 checksum mismatch with its record (corrupt shard)")
     try:

@@ -163,7 +163,7 @@ def test_shard_bytes_reproduce_whatever_the_timings(tmp_path, rng):
         with ShardWriter(root, "raw-000000") as w:
             w.add(sample, timings={"rgb": timing})
         record = json.loads(Layout(2).record_path(root, "raw-000000.tar").read_text())
-        assert record["timings"] == {"s00000-v000000": {"rgb": timing}}
+        assert record["timings"] == {"rgb": [timing]} and record["keys"] == ["s00000-v000000"]
         digests.append(record["sha256"])
     assert digests[0] == digests[1]
 
@@ -227,3 +227,14 @@ def test_kill_between_rename_and_record(tmp_path, rng):
     report = verify_dataset(tmp_path, repair=True)
     assert any("adopted" in r for r in report.repairs)
     assert verify_dataset(tmp_path).ok and len(open_dataset(tmp_path)) == 2
+
+
+def test_index_of_many_folders_is_built_in_parallel_and_matches(tmp_path, rng):
+    init_dataset(tmp_path, "raw", {})
+    for folder in range(10):
+        with ShardWriter(tmp_path, shard_name("raw", folder * FOLDER_SIZE + 7)) as w:
+            w.add(make_sample(f"s{folder:05d}-v000000", rng, ir_hw=(8, 10), rgb_hw=(8, 10)))
+    entries, bad = load_index(tmp_path)  # 10 stale folders: built by a process pool
+    assert not bad and [e["name"] for e in entries] == [shard_name("raw", f * FOLDER_SIZE + 7) for f in range(10)]
+    assert len(list((tmp_path / "index").glob("*.json"))) == 10
+    assert len(open_dataset(tmp_path).urls()) == 10

@@ -52,7 +52,6 @@ def test_eval_writes_metrics_json(trained, tmp_path):
         assert p["block_extreme"][method]["rmse"] > p["block_easy"][method]["rmse"], method
     # both complete modes are scored: on sensor holes they agree (fill and refine differ on measured pixels)
     assert p["sensor_holes"]["model"] == p["sensor_holes"]["model_fill"]
-    assert p["sensor"]["model"] != p["sensor"]["model_fill"]
     md = (out / "metrics.md").read_text()
     assert "| block_extreme | 3 |" in md and "model_fill" in md and "complete --refine" in md
     assert len(list((out / "images").glob("*.png"))) == 5  # sensor + 4 block levels, first sample
@@ -117,17 +116,21 @@ def complete(ckpt, root, depth_name, out_name, *extra):
                   "--out", root / out_name, *extra)
 
 
-def test_complete_fill_keeps_measured_pixels_and_refine_changes_them(trained, frame):
+def test_complete_fill_keeps_measured_pixels_and_refine_changes_them(trained, frame, monkeypatch):
+    import mdm.evaluate
+
+    monkeypatch.setattr(mdm.evaluate, "model_predict", lambda model, rgb, depth, *a: np.full(depth.shape, 2.5))
     ckpt, _ = trained
     root, depth = frame
     measured = depth > 0
     res = complete(ckpt, root, "depth.png", "fill.png")
     assert res.exit_code == 0, res.output
     fill = cv2.imread(str(root / "fill.png"), cv2.IMREAD_UNCHANGED)
-    assert np.array_equal(fill[measured], depth[measured]) and (fill > 0).all()
+    assert np.array_equal(fill[measured], depth[measured]) and (fill[~measured] == 2500).all()
     assert fill[10, 10] == 30000
     report = json.loads(res.output.strip().splitlines()[-1])
     assert report["out_of_range_passed_through"] == 1 and report["model_range_m"] == [0.05, 20.0]
+    assert report["holes_filled"] == int((~measured).sum()) and report["measured_refined"] == 0
 
     res = complete(ckpt, root, "depth.png", "refine.png", "--refine")
     assert res.exit_code == 0, res.output
@@ -135,8 +138,9 @@ def test_complete_fill_keeps_measured_pixels_and_refine_changes_them(trained, fr
     report = json.loads(res.output.strip().splitlines()[-1])
     assert report["mode"] == "refine" and report["measured_refined"] == int(measured.sum()) - 1
     assert refine[10, 10] == 30000  # beyond the model's range: passes through even with --refine
-    assert (refine[measured] != depth[measured]).mean() > 0.5
-    assert np.array_equal(refine[~measured], fill[~measured])  # holes: the same prediction in both modes
+    expected = np.full_like(depth, 2500)
+    expected[10, 10] = 30000
+    assert np.array_equal(refine, expected)
 
 
 def test_complete_float_metres_round_trip_to_mm(trained, frame):

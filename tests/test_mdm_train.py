@@ -1,7 +1,9 @@
-"""MDM training: resume after a kill continues with the same loss; checkpoints are atomic and checked."""
+"""MDM training: resume after a kill continues with the same loss; checkpoints are atomic and checked; a resume
+past --steps, a NaN loss and a full disk stop with one line and leave the last checkpoint as it was."""
 from __future__ import annotations
 
 import csv
+import errno
 import os
 import shutil
 import signal
@@ -14,9 +16,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from cli import cli
 from mdm import checkpoint as ckpt_mod
+from mdm import train as train_mod
 from mdm.checkpoint import CheckpointError, load_checkpoint, load_model
-from mdm.commands import train as train_cmd
 from mdm.synthetic import write_fixture_dataset
 from mdm.train import TrainConfig, train
 from synth import shards
@@ -79,10 +82,10 @@ def test_resume_from_earlier_checkpoint_and_wrong_size(data, tmp_path):
     train(TrainConfig(data=[str(data)], out=str(branch), steps=4, resume=True, **COMMON))
     assert _losses(branch) == _losses(run)
     runner = CliRunner()
-    res = runner.invoke(train_cmd, ["--data", str(data), "--out", str(run), "--steps", "6", "--resume",
+    res = runner.invoke(cli, ["train", "--data", str(data), "--out", str(run), "--steps", "6", "--resume",
                                     "--model", "small", *CLI_ARGS])
     assert res.exit_code != 0 and "holds a 'tiny' model, not 'small'" in res.output
-    res = runner.invoke(train_cmd, ["--data", str(data), "--out", str(run), "--steps", "6", *CLI_ARGS])
+    res = runner.invoke(cli, ["train", "--data", str(data), "--out", str(run), "--steps", "6", *CLI_ARGS])
     assert res.exit_code != 0 and "--resume" in res.output
     with pytest.raises(CheckpointError, match="not 'small'"):
         load_model(run / "last.pt", expect_size="small")
@@ -118,17 +121,18 @@ def test_failed_save_leaves_previous_checkpoint(tmp_path, monkeypatch):
 def test_train_cli_bad_data(tmp_path):
     shards.init_dataset(tmp_path / "empty", "raw", {})
     runner = CliRunner()
-    res = runner.invoke(train_cmd, ["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "r1"), "--steps", "2",
+    res = runner.invoke(cli, ["train", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "r1"), "--steps", "2",
                                     *CLI_ARGS])
     assert res.exit_code == 1 and "has no samples" in res.output and "empty" in res.output
-    res = runner.invoke(train_cmd, ["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "r2"),
+    res = runner.invoke(cli, ["train", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "r2"),
                                     "--size", "30x40"])
     assert res.exit_code == 2 and "multiples of 14" in res.output
     # a shard whose samples lack 'rgb', read in a DataLoader worker process
     bad = tmp_path / "bad"
     shards.init_dataset(bad, "raw", {})
-    from mdm.synthetic import fixture_sample
     import numpy as np
+
+    from mdm.synthetic import fixture_sample
     with shards.ShardWriter(bad, "nocolour-000000", required=("depth_rgb",)) as writer:
         for i in range(2):
             sample = fixture_sample(f"k{i}-v0", (42, 56), np.random.default_rng(i), i, 0, 0)
@@ -136,7 +140,62 @@ def test_train_cli_bad_data(tmp_path):
             writer.add(sample)
     args = [a if a != "0" or i == 0 else a for i, a in enumerate(CLI_ARGS)]
     args[args.index("--workers") + 1] = "1"
-    res = runner.invoke(train_cmd, ["--data", str(bad), "--out", str(tmp_path / "r3"), "--steps", "2", *args])
+    res = runner.invoke(cli, ["train", "--data", str(bad), "--out", str(tmp_path / "r3"), "--steps", "2", *args])
     assert res.exit_code == 1, res.output
     assert "nocolour-000000.tar" in res.output and "'rgb'" in res.output
     assert not (tmp_path / "r3" / "last.pt").exists()
+
+
+def test_resume_at_or_past_steps_is_refused(data, tmp_path):
+    run = tmp_path / "run"
+    train(TrainConfig(data=[str(data)], out=str(run), steps=2, **COMMON))
+    ckpt = load_checkpoint(run / "last.pt")
+    ckpt_mod.save_checkpoint(run / "last.pt", {k: v for k, v in ckpt.items() if k not in ("format", "version")}
+                             | {"step": 300})
+    before = (run / "last.pt").read_bytes(), (run / "log.csv").read_bytes()
+    res = CliRunner().invoke(cli, ["train", "--data", str(data), "--out", str(run), "--steps", "2", "--resume",
+                                   *CLI_ARGS])
+    assert res.exit_code == 2, res.output
+    assert "--steps 2" in res.output and "already at step 300" in res.output and "last.pt" in res.output
+    assert "Traceback" not in res.output and "nan" not in res.output
+    assert ((run / "last.pt").read_bytes(), (run / "log.csv").read_bytes()) == before
+
+
+def test_nan_loss_stops_with_the_step_and_saves_nothing(data, tmp_path, monkeypatch):
+    real_loss = train_mod.l1_loss
+    calls = []
+
+    def loss_nan_at_step_2(pred, target):
+        calls.append(1)
+        loss = real_loss(pred, target)
+        return loss * float("nan") if len(calls) == 2 else loss
+
+    monkeypatch.setattr(train_mod, "l1_loss", loss_nan_at_step_2)
+    run = tmp_path / "run"
+    args = list(CLI_ARGS)
+    args[args.index("--ckpt-every") + 1] = "1"
+    res = CliRunner().invoke(cli, ["train", "--data", str(data), "--out", str(run), "--steps", "4", *args])
+    assert res.exit_code == 1, res.output
+    assert "loss is nan at step 2" in res.output and "Traceback" not in res.output
+    assert load_checkpoint(run / "last.pt")["step"] == 1
+    assert not (run / "step_000002.pt").exists()
+    assert sorted(_losses(run)) == [1]
+
+
+def test_full_disk_while_saving_keeps_the_previous_checkpoint(data, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    train(TrainConfig(data=[str(data)], out=str(run), steps=2, **COMMON))
+    before = (run / "last.pt").read_bytes()
+
+    def full_disk(obj, f):
+        f.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ckpt_mod.torch, "save", full_disk)
+    res = CliRunner().invoke(cli, ["train", "--data", str(data), "--out", str(run), "--steps", "4", "--resume",
+                                   *CLI_ARGS])
+    assert res.exit_code == 1, res.output
+    assert "no space left" in res.output and str(run) in res.output and "step 4" in res.output
+    assert "Traceback" not in res.output
+    assert (run / "last.pt").read_bytes() == before
+    assert not [p.name for p in run.iterdir() if p.name.startswith(".")]  # no temporary file left

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from synth.leases import LOCK_NAME
-from synth.shards import open_dataset
+from synth.shards import Layout, open_dataset, read_record
 from synth.verify import verify_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +35,7 @@ def test_killed_run_resumes_without_missing_or_duplicates(tmp_path):
             "--workers", "1", "--seed", "5", "--retries", "0", *FAST]
     proc = subprocess.Popen([sys.executable, "cli.py", *args], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    first = out / "records" / "raw-000000.json"
+    first = Layout(2).record_path(out, "raw-000000.tar")
     deadline = time.time() + 120
     while not first.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -60,6 +60,11 @@ def test_killed_run_resumes_without_missing_or_duplicates(tmp_path):
     assert not list((out / ".tmp").iterdir())  # and its scratch directory
     keys = open_dataset(out).keys()
     assert sorted(keys) == ["s00000-v000000", "s00000-v000001", "s00001-v000000", "s00001-v000001"]
+    # per-stage timings live in the records, not in the samples (shard bytes reproduce)
+    ds = open_dataset(out)
+    assert all("timings_s" not in s["meta"] for s in ds.iter_samples(fields=["meta"]))
+    rec = read_record(out, "raw-000000.tar")
+    assert set(rec["timings"]) == {"s00000-v000000"} and rec["timings"]["s00000-v000000"]["rgb"] > 0
     # a third run has nothing left to do
     res = cli(*args)
     assert res.returncode == 0 and "rendered 0 samples" in res.stdout

@@ -68,10 +68,10 @@ def test_sgm_dataset_end_to_end_and_resume(raw_dataset, tmp_path):
         assert np.median(np.abs(depth_rgb[ok] / 1000.0 - gt_rgb[ok]) / gt_rgb[ok]) < 0.01
 
     # resume: the first shard survives untouched, the "interrupted" second one is redone
-    first = out / "sensor-000000.tar"
+    first = ds.shard_path("sensor-000000.tar")
     digest = sha256_file(first)
-    (out / "sensor-000001.tar").unlink()
-    (out / "records" / "sensor-000001.json").unlink()
+    ds.shard_path("sensor-000001.tar").unlink()
+    ds.record_path("sensor-000001.tar").unlink()
     result = run("sgm", "--in", raw_dataset, "--out", out, "--preset", "d435", "--no-progress")
     assert result.exit_code == 0, result.output
     assert "1 shard(s) written (2 samples), 1 already done" in result.output

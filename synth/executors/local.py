@@ -15,8 +15,15 @@ import selectors
 import subprocess
 import sys
 
-from synth.executors.common import (RunSummary, failure_reason, group_by_scene, job_document, tail,
-                                    worker_command, worker_env)
+from synth.executors.common import (
+    RunSummary,
+    failure_reason,
+    group_by_scene,
+    job_document,
+    tail,
+    worker_command,
+    worker_env,
+)
 from synth.leases import Heartbeat, job_file_name
 from synth.plan import ROOT, RenderConfig, Unit
 from synth.shards import TMP, has_record

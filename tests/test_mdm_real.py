@@ -1,0 +1,208 @@
+"""Real-capture evaluation: the frame-folder loader and its bad inputs, the two GT-free protocols (hidden
+blocks, transplanted holes), `eval --real` end to end, and the untrained model = its harmonic prior."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from cli import cli
+from mdm.baselines import harmonic_fill
+from mdm.checkpoint import save_checkpoint
+from mdm.evaluate import model_predict
+from mdm.model import build_model, model_config
+from mdm.real_eval import BLOCK_AREA, evaluate_real, hidden_blocks, hole_components, transplant_holes
+from mdm.real_frames import RealFrameError, load_frame, load_real_frames
+from mdm.synthetic import render_scene
+
+K_TEXT = "50 0 32\n0 50 24\n0 0 1\n"
+
+
+def write_frame(root, name, rng_seed=0, hw=(48, 64), rgb_hw=None, depth=None, rgb_ext=".png", intrinsics=True):
+    """A frame folder from the analytic fixture scene (uint16 mm depth with real-looking holes)."""
+    scene = render_scene(hw, np.random.default_rng(rng_seed))
+    d = root / name
+    d.mkdir(parents=True)
+    rgb = scene["rgb"] if rgb_hw is None else cv2.resize(scene["rgb"], rgb_hw[::-1])
+    cv2.imwrite(str(d / f"rgb{rgb_ext}"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(d / "raw_depth.png"), scene["sensor"] if depth is None else depth)
+    if intrinsics:
+        (d / "intrinsics.txt").write_text(K_TEXT)
+    return d, scene
+
+
+def test_loader_reads_folder_with_index(tmp_path):
+    _, scene = write_frame(tmp_path, "b_0", 1)
+    write_frame(tmp_path, "a_0", 2, rgb_ext=".jpg")
+    (tmp_path / "index.json").write_text(json.dumps({"b_0": {"sensor": "Intel RealSense D435 (x)",
+                                                             "sensor_type": "active_stereo",
+                                                             "registered_to_rgb": True}}))
+    frames = load_real_frames(tmp_path)
+    assert [f.name for f in frames] == ["a_0", "b_0"]
+    a, b = frames
+    assert a.sensor_type == "unknown" and b.sensor_type == "active_stereo" and b.sensor == "Intel RealSense D435"
+    assert b.rgb.shape == (48, 64, 3) and b.rgb.dtype == np.uint8 and b.depth.dtype == np.float32
+    assert np.allclose(b.depth, scene["sensor"] / 1000.0) and np.allclose(b.K, np.loadtxt(tmp_path / "b_0/intrinsics.txt"))
+    assert b.notes == [] and (b.depth == 0).any()
+    # a single frame folder works too
+    assert [f.name for f in load_real_frames(tmp_path / "b_0")] == ["b_0"]
+
+
+def test_loader_bad_inputs_name_the_frame(tmp_path):
+    # missing intrinsics: an error naming the frame, unless index.json has K (a noted conversion)
+    d, _ = write_frame(tmp_path / "noK", "f_0", intrinsics=False)
+    with pytest.raises(RealFrameError, match=r"frame f_0: .*intrinsics.txt does not exist"):
+        load_real_frames(tmp_path / "noK")
+    (tmp_path / "noK" / "index.json").write_text(json.dumps({"f_0": {"K": [[50, 0, 32], [0, 50, 24], [0, 0, 1]]}}))
+    f = load_real_frames(tmp_path / "noK")[0]
+    assert f.K[0, 0] == 50 and "K from index.json" in f.notes[0]
+    assert load_frame(d, require_intrinsics=False, entry={}).K is None
+
+    # other units: TUM's 5000 per metre with --depth-scale 0.0002 = the same metres; metres in uint16 refused
+    scene = render_scene((48, 64), np.random.default_rng(0))
+    tum = np.round(scene["sensor"].astype(np.float64) * 5).astype(np.uint16)
+    write_frame(tmp_path / "tum", "t_0", depth=tum)
+    assert np.allclose(load_real_frames(tmp_path / "tum", 0.0002)[0].depth, scene["sensor"] / 1000.0, atol=1e-6)
+    write_frame(tmp_path / "m", "m_0", depth=np.round(scene["sensor"] / 1000.0).astype(np.uint16))
+    with pytest.raises(RealFrameError, match=r"frame m_0: median depth .* wrong units\? pass --depth-scale"):
+        load_real_frames(tmp_path / "m")
+
+    # RGB of another size: registered, resized to the depth grid with a note; another aspect ratio refused
+    write_frame(tmp_path / "big", "p_0", rgb_hw=(96, 128))
+    f = load_real_frames(tmp_path / "big")[0]
+    assert f.rgb.shape == (48, 64, 3) and f.notes == ["RGB 128x96 resized to the depth grid 64x48"]
+    write_frame(tmp_path / "aspect", "q_0", rgb_hw=(48, 48))
+    with pytest.raises(RealFrameError, match=r"frame q_0: RGB rgb.png is 48x48 and depth 64x48"):
+        load_real_frames(tmp_path / "aspect")
+
+    # all-zero depth, 8-bit and colour depth PNGs, no depth file
+    write_frame(tmp_path / "zero", "z_0", depth=np.zeros((48, 64), np.uint16))
+    with pytest.raises(RealFrameError, match=r"frame z_0: .*no valid pixel"):
+        load_real_frames(tmp_path / "zero")
+    write_frame(tmp_path / "u8", "u_0", depth=np.full((48, 64), 200, np.uint8))
+    with pytest.raises(RealFrameError, match=r"frame u_0: depth .*raw_depth.png is 8-bit"):
+        load_real_frames(tmp_path / "u8")
+    write_frame(tmp_path / "col", "c_0", depth=np.full((48, 64, 3), 2000, np.uint16))
+    with pytest.raises(RealFrameError, match=r"frame c_0: depth .* has 3 channels"):
+        load_real_frames(tmp_path / "col")
+    d, _ = write_frame(tmp_path / "nodepth", "n_0")
+    (d / "raw_depth.png").rename(d / "depth_8bit.png")
+    with pytest.raises(RealFrameError, match=r"frame n_0: .*raw_depth.png does not exist \(found depth_8bit.png"):
+        load_real_frames(tmp_path / "nodepth")
+
+
+def test_hidden_blocks_count_shape_and_validity():
+    valid = np.ones((120, 160), bool)
+    mask, boxes = hidden_blocks(valid, np.random.default_rng(0))
+    assert len(boxes) == 12
+    union = np.zeros_like(valid)
+    for y, x, h, w in boxes:
+        assert not union[y:y + h, x:x + w].any()  # no overlap
+        assert 0.5 * BLOCK_AREA[0] <= h * w / valid.size <= 1.5 * BLOCK_AREA[1]
+        union[y:y + h, x:x + w] = True
+    assert np.array_equal(mask, union) and mask.sum() == sum(h * w for _, _, h, w in boxes)
+    # left half without depth: every block is at least half valid, and only valid pixels are hidden
+    valid[:, :80] = False
+    mask, boxes = hidden_blocks(valid, np.random.default_rng(1))
+    assert len(boxes) == 12 and not (mask & ~valid).any()
+    assert all(valid[y:y + h, x:x + w].mean() >= 0.5 for y, x, h, w in boxes)
+    again, _ = hidden_blocks(valid, np.random.default_rng(1))
+    assert np.array_equal(mask, again)  # seeded
+
+
+def test_transplanted_holes_keep_donor_shapes():
+    donor_valid = np.ones((60, 80), bool)
+    donor_valid[10:20, 10:14] = False  # an L-shaped hole of 10*4 + 4*6 = 64 px
+    donor_valid[16:20, 14:20] = False
+    donor_valid[0:5, 0:80] = False  # touches the border: not a donor component
+    donor_valid[40, 40] = False  # a 1-px speckle: below the minimum area
+    comps = hole_components(donor_valid)
+    assert len(comps) == 1 and comps[0].sum() == 64 and comps[0].shape == (10, 10)
+    valid = np.ones((60, 80), bool)  # same size: shapes pasted 1:1
+    valid[:, 70:] = False
+    mask, placed = transplant_holes(valid, [("donor", (60, 80), comps)], np.random.default_rng(0), n=5)
+    assert len(placed) == 5 and all(p["pixels"] == 64 and p["donor"] == "donor" for p in placed)
+    assert not (mask & ~valid).any() and mask.sum() >= 0.9 * 5 * 64
+    # a donor twice the size is scaled down by 2 (area / 4)
+    mask, placed = transplant_holes(np.ones((30, 40), bool), [("d", (60, 80), comps)], np.random.default_rng(0), n=3)
+    assert len(placed) == 3 and all(p["h"] == 5 and p["w"] == 5 for p in placed)
+    assert transplant_holes(valid, [], np.random.default_rng(0))[1] == []
+
+
+def tiny_model():
+    torch.manual_seed(0)
+    return build_model(model_config("tiny", tokens=12), seed=0).eval()
+
+
+def test_untrained_model_is_its_harmonic_prior():
+    scene = render_scene((60, 80), np.random.default_rng(5))
+    depth = scene["sensor"].astype(np.float32) / 1000.0
+    depth[20:40, 30:60] = 0  # a held-out block
+    pred = model_predict(tiny_model(), scene["rgb"], depth, "cpu")
+    ref = harmonic_fill(depth)
+    held = depth <= 0
+    assert held.sum() > 600
+    assert np.abs(pred[held] / ref[held] - 1).max() < 1e-6
+    assert np.abs(pred[~held] / depth[~held] - 1).max() < 1e-6  # measured pixels pass through
+    # the gate and residual are not stuck at their zero start: the head output conv gets a gradient
+    model = tiny_model().train()
+    rgb = torch.from_numpy(scene["rgb"][:56, :70]).permute(2, 0, 1)[None].float() / 255
+    out = model(rgb, torch.from_numpy(depth[:56, :70])[None])
+    (out - torch.from_numpy(scene["depth"][:56, :70])[None]).abs().mean().backward()
+    grad = model.decoder.head.out_conv.weight.grad
+    assert grad[0].abs().sum() > 0 and grad[1].abs().sum() > 0
+
+
+def test_eval_real_end_to_end(tmp_path):
+    root = tmp_path / "real"
+    for i, kind in enumerate(["active_stereo", "active_stereo", "tof"]):
+        write_frame(root, f"f_{i}", 10 + i, hw=(60, 80))
+    (root / "index.json").write_text(json.dumps({f"f_{i}": {"sensor_type": t} for i, t in
+                                                 enumerate(["active_stereo", "active_stereo", "tof"])}))
+    res = evaluate_real({"model": tiny_model()}, root, tmp_path / "out", images=2, progress=False)
+    assert set(res["protocols"]) == {"real_blocks", "real_holes"}
+    for proto in ("real_blocks", "real_holes"):
+        assert res["counts"][proto] == {"overall": 3, "active_stereo": 2, "tof": 1}
+        assert set(res["by_sensor_type"][proto]) == {"active_stereo", "tof"}
+        overall = res["protocols"][proto]
+        assert set(overall) == {"model", "nearest", "ip_basic", "inpaint", "harmonic"}
+        assert abs(overall["model"]["rmse"] / overall["harmonic"]["rmse"] - 1) < 1e-5  # untrained = its prior
+        for info in res["frame_info"].values():
+            assert info["hidden"][proto]["pixels"] > 0
+    assert res["frame_info"]["f_0"]["hidden"]["real_blocks"]["pieces"] == 12
+    saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert saved["protocols"].keys() == res["protocols"].keys()
+    md = (tmp_path / "out" / "metrics.md").read_text()
+    assert "## real_blocks" in md and "| tof | 1 |" in md and "| overall | 3 |" in md
+    assert sorted(p.name for p in (tmp_path / "out" / "images").iterdir()) == [
+        "real_blocks_f_0.png", "real_blocks_f_2.png", "real_holes_f_0.png", "real_holes_f_2.png"]  # both types
+
+
+def test_eval_real_cli(tmp_path):
+    ckpt = tmp_path / "m.pt"
+    model = tiny_model()
+    save_checkpoint(ckpt, {"model_config": model.cfg.to_dict(), "model": model.state_dict()})
+    root = tmp_path / "real"
+    write_frame(root, "a_0", 1)
+    write_frame(root, "b_0", 2)
+    run = lambda *a: CliRunner().invoke(cli, ["eval", "--ckpt", str(ckpt), *map(str, a)])  # noqa: E731
+    res = run("--real", root, "--out", tmp_path / "out", "--images", "0")
+    assert res.exit_code == 0, res.output
+    assert "real_blocks" in res.output and (tmp_path / "out" / "metrics.md").is_file()
+    write_frame(root, "c_0", depth=np.zeros((48, 64), np.uint16))
+    res = run("--real", root, "--out", tmp_path / "out2")
+    assert res.exit_code == 1 and "frame c_0" in res.output and "Traceback" not in res.output
+    res = run("--out", tmp_path / "out3")
+    assert res.exit_code == 2 and "--real" in res.output
+
+
+def test_default_lrs_follow_init_dinov2():
+    from mdm.train import TrainConfig, default_lrs
+
+    assert default_lrs(TrainConfig(data=[], out="-")) == (3e-4, 3e-4)
+    assert default_lrs(TrainConfig(data=[], out="-", init_dinov2="d.pth")) == (1e-5, 1e-4)
+    assert default_lrs(TrainConfig(data=[], out="-", init_dinov2="d.pth", lr_encoder=2e-5)) == (2e-5, 1e-4)
