@@ -206,6 +206,16 @@ def disparity_from_depth(depth_ir: np.ndarray, meta: dict) -> np.ndarray:
 _DERIVERS = {"disparity": (("depth_ir",), lambda s: disparity_from_depth(s["depth_ir"], s["meta"]))}
 
 
+def fields_to_read(wanted: set[str] | None) -> set[str] | None:
+    """The stored fields a reader must decode to give ``wanted`` (derived fields need their sources)."""
+    if wanted is None:
+        return None
+    need = set(wanted) | {"meta"}
+    for name in set(wanted) & set(DERIVED_FIELDS):
+        need |= set(_DERIVERS[name][0])
+    return need
+
+
 def derive_fields(sample: dict, wanted: set[str] | None = None) -> dict:
     """Add the derived fields (``DERIVED_FIELDS``) that ``sample`` lacks, in place, and return it.
 
@@ -232,11 +242,7 @@ def decode_sample(members: dict, wanted: set[str] | None = None) -> dict:
     decoded). Use as ``wds.WebDataset(urls).map(schema.decode_sample)``.
     """
     out: dict = {}
-    need: set[str] = set()
-    if wanted is not None:
-        need = set(wanted) | {"meta"}
-        for name in set(wanted) & set(DERIVED_FIELDS):
-            need |= set(_DERIVERS[name][0])
+    need: set[str] = fields_to_read(wanted) or set()
     for member, value in members.items():
         if member.startswith("__"):
             out[member] = value

@@ -449,7 +449,7 @@ class ShardWriter:
         problems = schema.validate_sample(sample, self.required)
         if problems:
             raise ShardError(self.name, key, "; ".join(problems))
-        derived = set(getattr(schema, "DERIVED_FIELDS", ()))
+        derived = set(schema.DERIVED_FIELDS)
         h = hashlib.sha256()
         for field in sorted(f for f in sample if not f.startswith("__") and f not in derived):
             data = schema.encode_field(field, sample[field])
@@ -603,6 +603,7 @@ def iter_shard(path: Path, fields: Iterable[str] | None = None, *, record: dict 
     """
     path = Path(path)
     wanted = None if fields is None else set(fields) | {"meta"}
+    read = schema.fields_to_read(wanted)
     name = path.name
     if record is not None:
         try:
@@ -635,7 +636,7 @@ def iter_shard(path: Path, fields: Iterable[str] | None = None, *, record: dict 
                         yield _finish(name, key, members, digest, sums, wanted)
                         members, digest = {}, hashlib.sha256()
                     key = mkey
-                    need = wanted is None or field in wanted
+                    need = read is None or field in read
                     if not need and sums is None:
                         continue  # random access: the member is skipped, not read
                     data = tar.extractfile(member).read()
@@ -670,8 +671,11 @@ def _finish(shard: str, key: str, members: dict[str, bytes], digest, sums: dict 
             sample[field] = schema.decode_field(field, data)
         except schema.SchemaError as exc:
             raise ShardError(shard, key, str(exc)) from None
-    derive = getattr(schema, "derive_fields", None)
-    return derive(sample, wanted) if derive else sample
+    schema.derive_fields(sample, wanted)
+    if wanted is not None:  # drop sources read only to derive a wanted field
+        for field in [f for f in sample if not f.startswith("__") and f not in wanted]:
+            del sample[field]
+    return sample
 
 
 class Dataset:
