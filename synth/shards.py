@@ -339,9 +339,8 @@ def url_patterns(root: Path, names: Iterable[str], layout: Layout) -> list[str]:
     """WebDataset brace-expansion URLs covering exactly ``names``: one per run of consecutive indices
     within a folder (so one per folder for a finished job)."""
     runs: list[tuple[str, int, int, str]] = []  # prefix, first, last, folder
-    for name in sorted(names, key=lambda n: parse_shard_name(n)):
-        prefix, idx = parse_shard_name(name)
-        folder = folder_of(name) if layout.nested else ""
+    for prefix, idx in sorted(parse_shard_name(n) for n in names):
+        folder = f"{idx // FOLDER_SIZE:04d}" if layout.nested else ""
         if runs and runs[-1][0] == prefix and runs[-1][2] == idx - 1 and runs[-1][3] == folder:
             runs[-1] = (prefix, runs[-1][1], idx, folder)
         else:
