@@ -179,7 +179,8 @@ def main() -> None:
           "| status s | verify --level structure s | what-is-left listing s | URL patterns | peak RSS MB |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        fmt = (lambda v, f="{:.2f}": "-" if v is None else f.format(v))
+        def fmt(v, f="{:.2f}"):
+            return ("-" if v is None else f.format(v))
         print(f"| {r['shards']:,} | {r['close_p50_ms']:.1f} | {r['close_p99_ms']:.1f} | {fmt(r['v1_close_s'])} "
               f"| {r['index_full_s']:.1f} | {r['index_cached_s']:.2f} | {fmt(r['status_s'])} "
               f"| {r['verify_structure_s']:.1f} | {r['listing_s']:.2f} | {r['urls']} | {r['peak_rss_mb']:.0f} |")

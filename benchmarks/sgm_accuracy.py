@@ -101,9 +101,9 @@ def evaluate_dataset(dataset_dir: str | Path, preset: str = "d435", backend: str
     {class name: metrics} plus 'all'. Each sample's search range follows the dataset command
     (fx * b / z_min of the preset, capped).
     """
+    from sgm.dataset import max_disparity_for
     from synth.schema import MATERIAL_CLASSES
     from synth.shards import open_dataset
-    from sgm.dataset import max_disparity_for
 
     params = sgm.load_preset(preset)
     sums: dict[str, dict[str, float]] = {}

@@ -14,9 +14,9 @@ reader's outputs depends only on indices, so a resumed run skips exactly the sam
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import cv2
 import numpy as np

@@ -44,6 +44,7 @@ class MDMConfig:
     depth_skip: bool = True  # decoder also sees the kept input depth at every scale (our addition)
     prior: str = "blend"  # residual over a fill of the kept depth (ours): blend | nearest | harmonic | fill | median
     gate: str = "linear"  # blend gate: "linear" = clamp(c, 0, 1), starts at 0 (= harmonic); "sigmoid" = legacy
+    bound: float = 0.02  # blend: learnt log-depth change from harmonic soft-limited to |nearest - harmonic| + this
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -53,6 +54,7 @@ class MDMConfig:
     def from_dict(cls, d: dict) -> "MDMConfig":
         d = dict(d)
         d.setdefault("gate", "sigmoid")  # checkpoints written before the linear gate used the sigmoid one
+        d.setdefault("bound", 0.0)  # ... and had no bound (0 = none)
         for key in ("neck_widths", "neck_res_blocks", "head_widths", "head_res_blocks", "resamplers"):
             d[key] = tuple(d[key])
         return cls(**d)
@@ -244,8 +246,13 @@ class MDM(nn.Module):
                 gate = torch.sigmoid(out[:, 1:2])
             else:  # weight 0 = harmonic exactly; clamp's gradient passes at the bounds, so 0 is not stuck
                 gate = out[:, 1:2].clamp(0.0, 1.0)
-            prior = priors[1] + gate * (priors[0] - priors[1])
             residual = residual * (1 - seen + seen * trust)
+            if self.cfg.bound > 0:  # safeguard: where the two fills agree, the learnt part can move little
+                spread = (priors[0] - priors[1]).abs() + self.cfg.bound
+                change = gate * (priors[0] - priors[1]) + residual
+                prior, residual = priors[1], torch.minimum(torch.maximum(change, -spread), spread)
+            else:
+                prior = priors[1] + gate * (priors[0] - priors[1])
         lo, hi = math.log(self.cfg.min_depth), math.log(self.cfg.max_depth * 1.5)
         return torch.exp((prior + residual).clamp(lo, hi))[:, 0]
 

@@ -15,9 +15,11 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from synth import schema, shards
+from lbd.classes import CLASS_IDS, MATERIAL_CLASSES
+from synth import shards
 
-TEXTURED, TEXTURELESS, GLOSSY, METAL, MIRROR, GLASS, DARK = 1, 2, 3, 4, 5, 6, 7
+TEXTURED, TEXTURELESS, GLOSSY, METAL, MIRROR, GLASS, DARK = (
+    CLASS_IDS[c] for c in ("textured", "textureless", "glossy", "metal", "mirror", "glass", "dark"))
 BOX_MATERIALS = (TEXTURED, TEXTURED, TEXTURELESS, GLOSSY, METAL, MIRROR, GLASS, DARK)
 
 
@@ -170,7 +172,7 @@ def fixture_sample(key: str, size: tuple[int, int], rng: np.random.Generator, sc
             "focal_mm": float(scene["K"][0, 0] * 36.0 / size[1]), "T_rgb_from_ir": np.eye(4).tolist(),
             "T_world_from_ir": T_world.tolist(), "projector": {"kind": "analytic fixture"},
             "scene_id": scene_id, "view_id": view_id, "seed": seed,
-            "material_classes": {str(k): v for k, v in schema.MATERIAL_CLASSES.items()},
+            "material_classes": {str(k): v for k, v in MATERIAL_CLASSES.items()},
             "generator": "mdm.synthetic"}
     return {"__key__": key, "rgb": scene["rgb"], "depth_rgb": scene["depth"],
             "sensor_depth": scene["sensor"], "material_rgb": scene["material"], "meta": meta}

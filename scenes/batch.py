@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from scenes.generate import SceneGenerationError, generate
 from scenes.layout import ROOM_TYPES

@@ -6,7 +6,7 @@ placement code can ask for "something transparent" or "something specular".
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from scenes.geometry import box, cup, cyl, sphere
 from scenes.items import Item, R

@@ -1,6 +1,6 @@
 """Material catalogue: every entry has an RGB appearance and, separately, an IR (~850 nm) reflectance.
 
-Classes (names and ids fixed by ``synth.schema``): textured, textureless, glossy, metal, mirror, glass,
+Classes (names and ids fixed by ``lbd.classes``): textured, textureless, glossy, metal, mirror, glass,
 dark. Groups: transparent = glass; specular = metal + mirror + glossy. Colours are linear RGB albedo;
 the IR value is a grey reflectance, deliberately decoupled from RGB (black dyed fabric and foliage are
 bright in IR, carbon-black plastic and screens absorb it, white plastic can be IR-dull).
@@ -14,18 +14,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lbd.classes import CLASS_IDS as _TABLE_IDS
+from lbd.classes import MATERIAL_GROUPS as _TABLE_GROUPS
 from scenes.model import Material
 
-try:  # the ids live in the on-disk schema; fall back to the same table if it is absent
-    from synth.schema import CLASS_IDS as _SCHEMA_IDS, MATERIAL_GROUPS as _SCHEMA_GROUPS
-except ImportError:  # pragma: no cover - synth.schema exists in the repository
-    _SCHEMA_IDS = {"none": 0, "textured": 1, "textureless": 2, "glossy": 3, "metal": 4, "mirror": 5,
-                   "glass": 6, "dark": 7}
-    _SCHEMA_GROUPS = {"transparent": ("glass",), "specular": ("metal", "mirror", "glossy")}
-
-CLASS_IDS: dict[str, int] = {k: v for k, v in _SCHEMA_IDS.items() if k != "none"}
+CLASS_IDS: dict[str, int] = {k: v for k, v in _TABLE_IDS.items() if k != "none"}
 MATERIAL_CLASSES: tuple[str, ...] = tuple(sorted(CLASS_IDS, key=CLASS_IDS.get))
-GROUPS: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in _SCHEMA_GROUPS.items()}
+GROUPS: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in _TABLE_GROUPS.items()}
 TEXTURES = ("none", "wood", "tile", "fabric", "noise", "brushed")
 
 RGB = tuple[float, float, float]

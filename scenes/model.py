@@ -178,7 +178,7 @@ def interior_rects(width: float, depth: float,
 
 @dataclass
 class Material:
-    """A material instance. ``cls`` is its class (``synth.schema.MATERIAL_CLASSES``), ``color`` its
+    """A material instance. ``cls`` is its class (``lbd.classes.MATERIAL_CLASSES``), ``color`` its
     linear RGB albedo, ``ir_reflectance`` its grey reflectance at ~850 nm (separate from RGB).
 
     ``texture``: ``none`` | ``wood`` | ``tile`` | ``fabric`` | ``noise`` | ``brushed``; ``color2`` is
@@ -272,7 +272,7 @@ class Scene:
         return json.dumps(self.to_dict(), indent=1, ensure_ascii=True) + "\n"
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Scene":
+    def from_dict(cls, data: dict[str, Any]) -> Scene:
         try:
             room = data["room"]
             return cls(
@@ -300,7 +300,7 @@ class Scene:
             raise ValueError(f"scene {sid}: malformed scene description ({type(exc).__name__}: {exc})") from None
 
     @classmethod
-    def from_json(cls, text: str) -> "Scene":
+    def from_json(cls, text: str) -> Scene:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

@@ -7,8 +7,8 @@ Every placement may fail (no room left); programs simply carry on with what fits
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from scenes import clutter as C
 from scenes import furniture as F

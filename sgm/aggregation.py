@@ -70,7 +70,7 @@ class _Front:
         self.minimum = torch.empty((*front, 1), dtype=torch.int16, device=device)
 
 
-def _transition(prev: torch.Tensor, minimum: torch.Tensor, p2_minus_p1: "torch.Tensor | int", p1: torch.Tensor,
+def _transition(prev: torch.Tensor, minimum: torch.Tensor, p2_minus_p1: torch.Tensor | int, p1: torch.Tensor,
                 work: _Front) -> torch.Tensor:
     """min(L'(d), min(L'(d-1), L'(d+1), P2 - P1) + P1) for prev (..., D + 2) uint8 with sentinels and
     its minimum (..., 1) uint8 -> work.best (..., D) uint8 (the new L minus the cost). p1: 0-dim uint8
@@ -94,7 +94,7 @@ def _widen(state: torch.Tensor, minimum: torch.Tensor, work: _Front) -> torch.Te
     return work.wide
 
 
-def _horizontal_sweep(cost: torch.Tensor, total: torch.Tensor, penalties: "torch.Tensor | int",
+def _horizontal_sweep(cost: torch.Tensor, total: torch.Tensor, penalties: torch.Tensor | int,
                       p1: int) -> None:
     """Left-to-right and right-to-left paths stepping column by column; WRITES total (the first
     path to reach a column assigns it, the second adds), so total needs no zeroing.
@@ -127,7 +127,7 @@ def _horizontal_sweep(cost: torch.Tensor, total: torch.Tensor, penalties: "torch
                 total_columns[column].add_(wide_paths[path])
 
 
-def _vertical_sweeps(cost: torch.Tensor, total: torch.Tensor, penalties: "torch.Tensor | int", p1: int,
+def _vertical_sweeps(cost: torch.Tensor, total: torch.Tensor, penalties: torch.Tensor | int, p1: int,
                      diagonals: bool) -> None:
     """The downward paths stepping through rows 0 .. H-1 and the upward ones through rows H-1 .. 0 in
     one loop; adds into total. diagonals: the three paths of DOWN/UP_DIRECTIONS each way (8-path

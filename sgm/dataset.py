@@ -25,8 +25,15 @@ from sgm.inputs import ConstantImageError
 from sgm.presets import SGMParams
 from sgm.register import sensor_fields
 from synth import schema
-from synth.shards import (DatasetError, ShardError, ShardWriter, init_dataset, open_dataset, recorded_names,
-                          write_manifest)
+from synth.shards import (
+    DatasetError,
+    ShardError,
+    ShardWriter,
+    init_dataset,
+    open_dataset,
+    recorded_names,
+    write_manifest,
+)
 
 OUTPUT_PREFIX = "sensor"
 MIN_SEARCH = 16

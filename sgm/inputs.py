@@ -76,7 +76,7 @@ def check_pair(left: object, right: object, max_disparity: object) -> tuple[np.n
     return left_img, right_img, max_disparity
 
 
-def check_device(device: "str | torch.device") -> torch.device:
+def check_device(device: str | torch.device) -> torch.device:
     """A usable torch device or a ValueError naming it."""
     try:
         dev = torch.device(device)
@@ -100,6 +100,6 @@ def grey_scale(*images: np.ndarray) -> float:
     return 255.0 / float((1 << bits) - 1)
 
 
-def grey_levels(image: np.ndarray, scale: float, device: "str | torch.device" = "cpu") -> torch.Tensor:
+def grey_levels(image: np.ndarray, scale: float, device: str | torch.device = "cpu") -> torch.Tensor:
     """Image intensity in 8-bit grey levels (float32 tensor): image * scale (see grey_scale)."""
     return torch.from_numpy(image.astype(np.float32) * np.float32(scale)).to(device)

@@ -13,13 +13,20 @@ from sgm.cost import census_cost_volume
 from sgm.filters import median3_valid, quantise, remove_speckles, texture_mask
 from sgm.inputs import check_device, check_pair, grey_levels, grey_scale
 from sgm.presets import SGMParams, load_preset
-from sgm.refinement import (INT16_MAX, left_right_mask, left_right_mask_winners, refine_intensity, right_view,
-                            uniqueness_mask, winner_take_all)
+from sgm.refinement import (
+    INT16_MAX,
+    left_right_mask,
+    left_right_mask_winners,
+    refine_intensity,
+    right_view,
+    uniqueness_mask,
+    winner_take_all,
+)
 from sgm.workspace import cpu_workers, one_intra_op_thread, run_parallel, volume_buffer
 
 
 def match(left: np.ndarray, right: np.ndarray, *, max_disparity: int,
-          preset: "str | SGMParams" = "generic", device: "str | torch.device" = "cpu",
+          preset: str | SGMParams = "generic", device: str | torch.device = "cpu",
           backend: str = "torch", overrides: Mapping[str, Any] | None = None) -> np.ndarray:
     """Disparity of the left image, float32 (H, W) px, 0 = hole; left(x, y) matches right(x - d, y).
 

@@ -52,7 +52,7 @@ class SGMParams:
         """Largest per-pixel matching cost (census bits plus the AD term)."""
         return census_bits(self.census_window) + int(round(self.ad_weight * self.ad_cap))
 
-    def validate(self) -> "SGMParams":
+    def validate(self) -> SGMParams:
         """Raise ValueError naming the preset and knob when a value is out of range."""
         def bad(knob: str, why: str) -> ValueError:
             return ValueError(f"preset {self.name!r}: {knob} {why} (got {getattr(self, knob)!r})")
@@ -103,7 +103,7 @@ def _load_file() -> dict[str, Any]:
         return json.load(f)
 
 
-def load_preset(preset: "str | SGMParams", overrides: Mapping[str, Any] | None = None) -> SGMParams:
+def load_preset(preset: str | SGMParams, overrides: Mapping[str, Any] | None = None) -> SGMParams:
     """A validated SGMParams from a preset name (or an SGMParams) with optional knob overrides."""
     if isinstance(preset, SGMParams):
         values = dataclasses.asdict(preset)

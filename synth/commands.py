@@ -10,8 +10,21 @@ from synth.plan import SCENE_SOURCES
 
 
 @click.command()
-@click.option("--scenes", "n_scenes", type=click.IntRange(1), required=True,
-              help="Number of scenes (ids 0..N-1, procedural: scenes.generate(id, seed)).")
+@click.option("--scenes", "n_scenes", type=click.IntRange(0), default=None,
+              help="Number of procedural scenes (ids 0..N-1: scenes.generate(id, seed)); required unless "
+                   "--scenes-from is given (then default 0).")
+@click.option("--scenes-from", "scenes_from", type=click.Path(path_type=Path), multiple=True,
+              help="Render these scenes too (repeatable): a scene file of your own (.blend .glb .gltf .obj .fbx), "
+                   "a scene JSON written by `cli.py scenes` (edited or not), or a folder of either (walked "
+                   "recursively; its scene_*.json and scene files). Each gets a stable id from its content hash.")
+@click.option("--mapping", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="JSON mapping material/object names (globs allowed) of the --scenes-from files to material "
+                   "classes, e.g. {\"Glass*\": \"glass\", \"Floor\": {\"class\": \"textured\", \"ir_reflectance\": 0.4}}.")
+@click.option("--unit-scale", type=float, default=None,
+              help="Metres per unit of the --scenes-from files (0.001 for mm, 0.0254 for inches)  "
+                   "[default: detect from the size: > 250 units -> mm, > 50 -> cm, < 0.05 -> x100]")
+@click.option("--up-axis", type=click.Choice(["auto", "y", "z"]), default="auto", show_default=True,
+              help="Up axis of --scenes-from OBJ files (auto = the OBJ convention, Y up; z for Z-up exports).")
 @click.option("--samples", "samples_text", required=True,
               help="Total samples to render, spread evenly over the scenes; accepts 1000, 1,000, 250k, 10M.")
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True,
@@ -65,7 +78,8 @@ from synth.plan import SCENE_SOURCES
               help="Run workers under this Blender binary (blender -b --python ...) instead of the bpy module.")
 @click.option("--force", is_flag=True,
               help="Replace a plan.json/dataset config made with other arguments (shards already written stay).")
-def render(n_scenes: int, samples_text: str, out: Path, unit_views: int | None, quality: str, scale: float,
+def render(n_scenes: int | None, scenes_from: tuple[Path, ...], mapping: Path | None, unit_scale: float | None,
+           up_axis: str, samples_text: str, out: Path, unit_views: int | None, quality: str, scale: float,
            seed: int, workers: int, device: str, baseline, focal, ir_size, rgb_size, ir_bit_depth: str,
            pattern: str, scene_source: str, no_progress: bool, dry_run: bool, calibrate: bool, executor: str,
            address: str | None, array_index: int | None, array_size: int | None, retries: int,
@@ -79,6 +93,7 @@ def render(n_scenes: int, samples_text: str, out: Path, unit_views: int | None, 
     Plans are limited to 1e9 samples, 1e6 scenes and 2e6 units (see README).
     """
     from lbd.errors import check_writable_dir
+    from scenes.sources import collect_sources
     from synth import render as driver
     from synth.plan import (
         RenderConfig,
@@ -91,6 +106,12 @@ def render(n_scenes: int, samples_text: str, out: Path, unit_views: int | None, 
     )
     from synth.rig import RigRanges
 
+    if n_scenes is None and not scenes_from:
+        raise RenderInputError("--scenes N (procedural scenes) or --scenes-from FILE_OR_DIR is required")
+    sources = tuple(collect_sources(scenes_from)) if scenes_from else ()
+    n_scenes = (n_scenes or 0) + len(sources)
+    if n_scenes == 0:
+        raise RenderInputError("--scenes 0 and no --scenes-from: nothing to render")
     n_samples = parse_count(samples_text)
     ranges = RigRanges(baseline_m=tuple(baseline), focal_mm=tuple(focal), ir_size=tuple(ir_size),
                        rgb_size=tuple(rgb_size), scale=scale)
@@ -100,7 +121,8 @@ def render(n_scenes: int, samples_text: str, out: Path, unit_views: int | None, 
         seed=seed, workers=workers, device=device, ranges=ranges,
         ir_bit_depth=None if ir_bit_depth == "random" else int(ir_bit_depth),
         pattern_kind=None if pattern == "random" else pattern, scene_source=scene_source,
-        progress=not no_progress, blender=blender_bin)
+        progress=not no_progress, blender=blender_bin, sources=sources,
+        mapping=str(mapping.resolve()) if mapping else None, unit_scale=unit_scale, up_axis=up_axis)
     array = _array_slice(array_index, array_size)
     if executor == "ray" and array:
         raise RenderInputError("--executor ray and --array-index/--array-size exclude each other")

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 
-
 @click.command()
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--level", type=click.Choice(["structure", "checksums", "samples"]), default="samples",
@@ -47,9 +46,8 @@ def verify(directory: Path, level: str, no_samples: bool, repair: bool, strict: 
 def preview(directory: Path, out: Path, n: int, ply: Path | None) -> None:
     """Contact sheet of samples in DIRECTORY: RGB, IR left/right, GT depth and sensor depth on one
     shared colour scale (metres) with a colour bar, hole mask, and |sensor - GT| error map."""
-    from synth.preview import contact_sheet, pick_samples, write_point_clouds
-
     from lbd.errors import check_writable_dir, check_writable_file
+    from synth.preview import contact_sheet, pick_samples, write_point_clouds
 
     check_writable_file(out, "--out")
     if ply is not None:

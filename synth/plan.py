@@ -11,6 +11,15 @@ Bounds. A plan holds at most :data:`MAX_SAMPLES` samples, :data:`MAX_SCENES` sce
 :data:`MAX_UNITS` units; sizes are checked with arithmetic (constant memory and time) before any unit
 list is built, so ``--samples 1e24`` is refused at once.
 
+Scene sources. Procedural scenes are ids ``0..P-1``; ``--scenes-from`` adds scene JSON and users' scene
+files after them (:mod:`scenes.sources`: ids from the content hash). A unit's ``scene_id`` is the
+scene's *position* in this table (``RenderConfig.scene_for``); the worker gets the scene's own id and
+source in its job, and samples are keyed by that id. ``plan.json`` lists every non-procedural scene with
+its position, id, kind, path and SHA-256; the dataset config (what must match on resume) lists their
+ids, file names and hashes. User files are test-imported in a Blender child process before the plan is
+written (:func:`check_scene_files`), so a corrupt file or a mapping that names nothing stops the run
+before anything is rendered.
+
 Array mode: slice ``i`` of ``n`` is ``units[i::n]`` (round robin, so slices take similar time); every
 unit is in exactly one slice.
 
@@ -30,6 +39,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from lbd.errors import UsageError, UserError
+from scenes.sources import SceneSource
 from synth import quality as quality_mod
 from synth.rig import RigRanges
 from synth.shards import atomic_write_bytes, shard_name
@@ -213,12 +223,39 @@ class RenderConfig:
     scene_source: str = "procedural"
     progress: bool = True
     blender: str | None = None  # run workers under this Blender binary instead of the bpy module
+    sources: tuple[SceneSource, ...] = ()  # --scenes-from: scene JSON and user files, after the procedural ids
+    mapping: str | None = None  # material mapping JSON for user files
+    unit_scale: float | None = None  # metres per file unit (None = detect)
+    up_axis: str = "auto"  # OBJ up axis: auto (the importer's Y) | y | z
+
+    @property
+    def procedural_scenes(self) -> int:
+        return self.scenes - len(self.sources)
+
+    def scene_for(self, index: int) -> SceneSource:
+        """The scene at plan position ``index`` (a unit's ``scene_id``)."""
+        if not 0 <= index < self.scenes:
+            raise IndexError(f"scene position {index} outside 0..{self.scenes - 1}")
+        p = self.procedural_scenes
+        if index >= p:
+            return self.sources[index - p]
+        if self.scene_source.startswith("test:"):
+            return SceneSource(index, "test", name=self.scene_source.split(":", 1)[1])
+        return SceneSource(index, "procedural")
+
+    def import_options(self) -> dict:
+        return {"mapping": self.mapping, "unit_scale": self.unit_scale, "up_axis": self.up_axis}
 
     def dataset_config(self) -> dict:
-        return {"scenes": self.scenes, "samples": self.samples, "views_per_scene": self.unit_views,
-                "quality": self.quality, "seed": self.seed, "rig": self.ranges.to_dict(),
-                "ir_bit_depth": self.ir_bit_depth, "pattern_kind": self.pattern_kind,
-                "scene_source": self.scene_source}
+        cfg = {"scenes": self.scenes, "samples": self.samples, "views_per_scene": self.unit_views,
+               "quality": self.quality, "seed": self.seed, "rig": self.ranges.to_dict(),
+               "ir_bit_depth": self.ir_bit_depth, "pattern_kind": self.pattern_kind,
+               "scene_source": self.scene_source}
+        if self.sources:
+            cfg["scenes_from"] = [s.identity() for s in self.sources]
+            cfg["import"] = {"mapping_sha256": _sha256_or_none(self.mapping), "unit_scale": self.unit_scale,
+                             "up_axis": self.up_axis}
+        return cfg
 
     def validate(self, *, probe_device: bool = True) -> None:
         """Raise RenderInputError (naming the option) for anything that would fail later.
@@ -238,7 +275,24 @@ class RenderConfig:
             raise RenderInputError(f"--workers must be >= 1, got {self.workers}")
         if self.ir_bit_depth not in (None, 8, 10):
             raise RenderInputError(f"--ir-bit-depth must be 8 or 10, got {self.ir_bit_depth}")
-        if self.scene_source == "procedural":
+        if self.sources and self.scene_source != "procedural":
+            raise RenderInputError(f"--scene-source {self.scene_source} and --scenes-from clash: a test scene "
+                                   f"source cannot be mixed with scene files")
+        if self.procedural_scenes < 0 or len({s.scene_id for s in self.sources}) != len(self.sources):
+            raise RenderInputError("the scene table is inconsistent (--scenes-from sources counted twice)")
+        if self.unit_scale is not None and not (self.unit_scale > 0 and math.isfinite(self.unit_scale)):
+            raise RenderInputError(f"--unit-scale must be a positive number of metres per unit, got {self.unit_scale}")
+        if self.up_axis not in ("auto", "y", "z"):
+            raise RenderInputError(f"--up-axis must be auto, y or z, got {self.up_axis!r}")
+        if (self.mapping or self.unit_scale is not None or self.up_axis != "auto") and \
+                not any(s.kind == "file" for s in self.sources):
+            raise RenderInputError("--mapping, --unit-scale and --up-axis apply to scene files (.blend .glb .gltf "
+                                   ".obj .fbx) given with --scenes-from, and none was given")
+        if self.mapping:
+            check_mapping_file(self.mapping)
+        if any(s.kind == "file" for s in self.sources) and not self._checked_before():
+            check_scene_files(self)
+        if self.scene_source == "procedural" and self.procedural_scenes > 0:
             try:
                 import scenes  # noqa: F401
                 from scenes import generate  # noqa: F401
@@ -246,6 +300,58 @@ class RenderConfig:
                 raise RenderInputError(f"procedural scenes are not available ({exc})") from None
         if self.device != "cpu" and probe_device:
             check_device_subprocess(self.device)
+
+
+    def _checked_before(self) -> bool:
+        """The files were test-imported when this output's plan.json was written with these arguments."""
+        try:
+            return read_plan(self.out)["args"] == plan_args(self)
+        except (RenderInputError, PlanFileError):
+            return False
+
+
+def _sha256_or_none(path: str | None) -> str | None:
+    if not path:
+        return None
+    from scenes.sources import file_sha256
+    try:
+        return file_sha256(Path(path))
+    except OSError:
+        return None
+
+
+def check_mapping_file(path: str) -> dict:
+    """The material mapping JSON must exist and be an object (its entries are checked against the
+    files' materials by :func:`check_scene_files`)."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise RenderInputError(f"--mapping {path}: no such file") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise RenderInputError(f"--mapping {path} is not valid JSON ({str(exc).splitlines()[0][:160]})") from None
+    if not isinstance(data, dict):
+        raise RenderInputError(f"--mapping {path} must be a JSON object (material name -> class)")
+    return data
+
+
+def check_scene_files(cfg: RenderConfig) -> list[dict]:
+    """Test-import every user file of ``cfg`` in a Blender child process (keeping bpy out of the driver):
+    a file that fails to import or has no mesh with faces, or a mapping entry that matches no material
+    or object of any file, is a RenderInputError naming the file (or the mapping entry)."""
+    files = [s.path for s in cfg.sources if s.kind == "file"]
+    request = json.dumps({"files": files, **cfg.import_options()})
+    res = subprocess.run([sys.executable, "-m", "synth.blender.import_scene", "--check", request], cwd=ROOT,
+                         capture_output=True, text=True)
+    last = res.stdout.strip().splitlines()[-1] if res.stdout.strip() else ""
+    try:
+        report = json.loads(last)
+    except ValueError:
+        raise RenderInputError(f"checking the scene files failed (exit code {res.returncode}): "
+                               f"{res.stderr.strip()[-400:]}") from None
+    if report.get("error"):
+        raise RenderInputError(report["error"])
+    return report.get("files", [])
 
 
 def check_device_subprocess(device: str) -> None:
@@ -269,7 +375,9 @@ def plan_args(cfg: RenderConfig) -> dict:
 
 def plan_document(cfg: RenderConfig, units: list[Unit]) -> dict:
     per_scene = views_per_scene_range(cfg.scenes, cfg.samples)
+    sources = [{"position": cfg.procedural_scenes + i, **s.to_dict()} for i, s in enumerate(cfg.sources)]
     return {"args": plan_args(cfg), "scenes": cfg.scenes, "samples": cfg.samples, "units": len(units),
+            "procedural_scenes": cfg.procedural_scenes, "scene_sources": sources,
             "samples_per_scene": {"min": per_scene[0], "max": per_scene[1]},
             "unit_fields": ["shard_index", "scene_id", "view_start", "view_count"],
             "unit_table": [[u.shard_index, u.scene_id, u.view_start, u.view_count] for u in units]}
@@ -352,7 +460,8 @@ def dry_run_text(cfg: RenderConfig, units: list[Unit] | int, seconds_per_sample:
     disk = bytes_per_sample(cfg) * cfg.samples
     lines = [
         f"plan for {cfg.out}",
-        f"  scenes            {cfg.scenes:,}",
+        f"  scenes            {cfg.scenes:,}" + (f" ({cfg.procedural_scenes:,} procedural, "
+                                                      f"{len(cfg.sources):,} from --scenes-from)" if cfg.sources else ""),
         f"  samples           {cfg.samples:,}",
         f"  samples per scene {lo:,}" + (f" .. {hi:,}" if hi != lo else ""),
         f"  units (shards)    {n_units:,} of <= {cfg.unit_views:,} views each",
@@ -361,6 +470,13 @@ def dry_run_text(cfg: RenderConfig, units: list[Unit] | int, seconds_per_sample:
         f" = {sps * cfg.samples / 3600:,.0f} machine-hours = {core_hours:,.0f} CPU core-hours",
         f"  estimated disk    {human_bytes(bytes_per_sample(cfg))} per sample = {human_bytes(disk)}",
     ]
+    if cfg.sources:
+        lines.append("  scene sources     position  scene id    source")
+        shown = cfg.sources if len(cfg.sources) <= 20 else cfg.sources[:20]
+        for i, s in enumerate(shown):
+            lines.append(f"                    {cfg.procedural_scenes + i:>8,}  {s.scene_id:<10}  {s.kind} {s.path}")
+        if len(shown) < len(cfg.sources):
+            lines.append(f"                    ... and {len(cfg.sources) - len(shown):,} more (plan.json lists all)")
     return "\n".join(lines)
 
 

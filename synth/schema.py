@@ -23,21 +23,7 @@ import cv2
 import numpy as np
 import OpenEXR
 
-MATERIAL_CLASSES: dict[int, str] = {
-    0: "none",
-    1: "textured",
-    2: "textureless",
-    3: "glossy",
-    4: "metal",
-    5: "mirror",
-    6: "glass",
-    7: "dark",
-}
-CLASS_IDS: dict[str, int] = {name: i for i, name in MATERIAL_CLASSES.items()}
-MATERIAL_GROUPS: dict[str, tuple[str, ...]] = {
-    "transparent": ("glass",),
-    "specular": ("metal", "mirror", "glossy"),
-}
+from lbd.classes import CLASS_IDS, MATERIAL_CLASSES, MATERIAL_GROUPS  # noqa: E402,F401  (defined once, re-exported)
 
 DEFAULT_IR_SIZE = (720, 960)  # H, W
 DEFAULT_RGB_SIZE = (960, 1280)  # H, W

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 import time
 from dataclasses import dataclass, field
@@ -26,9 +25,22 @@ from pathlib import Path
 from tqdm import tqdm
 
 from synth import schema
-from synth.shards import (QUARANTINE, TMP, DatasetError, Layout, ShardError, describe_shard, iter_shard,
-                          layout_of, load_index, read_info, read_json, url_patterns, write_manifest,
-                          write_record)
+from synth.shards import (
+    QUARANTINE,
+    TMP,
+    DatasetError,
+    Layout,
+    ShardError,
+    describe_shard,
+    iter_shard,
+    layout_of,
+    load_index,
+    read_info,
+    read_json,
+    url_patterns,
+    write_manifest,
+    write_record,
+)
 
 STRAY_GRACE_S = 60.0
 PARTIAL_MAX_AGE_S = 3600.0  # a partial of another host older than this counts as dead for --repair

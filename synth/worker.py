@@ -42,24 +42,60 @@ def die_with_parent() -> None:
         pass
 
 
-def build(job: dict):
-    """Build the job's scene; returns (BuiltScene, viewpoint function (n, rng) -> list of 4x4)."""
-    source = job["scene_source"]
-    scene_id = int(job["scene_id"])
-    if source.startswith("test:"):
-        from synth.blender.test_scenes import build_test_scene
+def job_source(job: dict):
+    """The job's scene source (jobs written before scene sources existed name only ``scene_source``)."""
+    from scenes.sources import SceneSource
 
-        built = build_test_scene(source.split(":", 1)[1], distance=2.0, scene_id=scene_id)
-        return built, lambda n, rng: [np.eye(4) for _ in range(n)]
+    if "scene" in job:
+        return SceneSource.from_dict(job["scene"])
+    legacy = job["scene_source"]
+    if legacy.startswith("test:"):
+        return SceneSource(int(job["scene_id"]), "test", name=legacy.split(":", 1)[1])
+    return SceneSource(int(job["scene_id"]), "procedural")
+
+
+def view_rng(seed: int, scene_id: int, view_id: int) -> np.random.Generator:
+    """The viewpoint generator of one view: keyed on (seed, scene, view) only, so a view is the same
+    whatever unit size (--views-per-scene) or worker rendered it."""
+    return np.random.default_rng([int(seed), int(scene_id), int(view_id), 7])
+
+
+def build(job: dict):
+    """Build the job's scene; returns (BuiltScene, viewpoint function (view ids) -> list of 4x4).
+
+    Every source goes through the one builder (:mod:`synth.blender.build_scene`): procedural ids and
+    scene JSON as :class:`scenes.Scene` descriptions, the analytic test scenes as descriptions too,
+    user files through :func:`synth.blender.import_scene.import_scene` (which builds its shell, lights
+    and materials with the same builder functions)."""
     import bpy
 
-    import scenes
     from synth.blender.build_scene import build_scene
-    from synth.blender.viewpoints import sample_viewpoints
+    from synth.blender.viewpoints import sample_viewpoints_for
 
+    source = job_source(job)
+    seed = int(job["seed"])
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    built = build_scene(scenes.generate(scene_id, int(job["seed"])))
-    return built, lambda n, rng: sample_viewpoints(built, n, rng)
+    if source.kind == "test":
+        from synth.blender.test_scenes import describe_test_scene
+
+        built = build_scene(describe_test_scene(source.name, distance=2.0, scene_id=source.scene_id))
+        return built, lambda view_ids: [np.eye(4) for _ in view_ids]
+    if source.kind == "procedural":
+        import scenes
+
+        built = build_scene(scenes.generate(source.scene_id, seed))
+    elif source.kind == "json":
+        from scenes.model import load_scene
+
+        built = build_scene(load_scene(source.path), scene_id=source.scene_id, source=source.path)
+    else:
+        from synth.blender.import_scene import import_scene
+
+        opts = job.get("import") or {}
+        built = import_scene(source.path, opts.get("mapping"), scene_id=source.scene_id,
+                             unit_scale=opts.get("unit_scale"), up_axis=opts.get("up_axis", "auto"), seed=seed)
+    return built, lambda view_ids: sample_viewpoints_for(
+        built, [view_rng(seed, source.scene_id, v) for v in view_ids], label=source.label)
 
 
 def run(job: dict, events: Events) -> int:
@@ -74,14 +110,16 @@ def run(job: dict, events: Events) -> int:
     try:
         built, viewpoints = build(job)
     except Exception as exc:  # report and give up on this scene only
-        events.send("error", scene_id=scene_id, reason=f"scene {scene_id} failed to build: "
-                    f"{type(exc).__name__}: {exc}")
+        events.send("error", scene_id=scene_id, reason=f"scene {scene_id} ({job_source(job).label}) failed to "
+                    f"build: {type(exc).__name__}: {exc}")
         traceback.print_exc()
         return 2
     build_s = time.perf_counter() - t0
     events.send("built", scene_id=scene_id, seconds=build_s)
     ranges = RigRanges(**{k: tuple(v) if isinstance(v, list) else v for k, v in job["ranges"].items()})
-    workdir = tempfile.mkdtemp(prefix=scratch_prefix(scene_id), dir=os.path.join(job["out"], TMP))
+    # the scratch name carries the plan position, like the unit leases (synth.leases matches them)
+    workdir = tempfile.mkdtemp(prefix=scratch_prefix(int(job.get("plan_position", scene_id))),
+                               dir=os.path.join(job["out"], TMP))
     renderer = ViewRenderer(built, quality.get(job["quality"]), ranges, workdir, device=job["device"],
                             threads=int(job["threads"]), ir_bit_depth=job["ir_bit_depth"],
                             pattern_kind=job["pattern_kind"])
@@ -97,16 +135,17 @@ def _render_units(job: dict, events: Events, renderer, viewpoints, build_s: floa
     scene_id = int(job["scene_id"])
     n_views = sum(u["view_count"] for u in job["units"])
     failed = samples_done = 0
+    scene_meta = renderer.built.describe()
     for unit in job["units"]:
-        rng = np.random.default_rng([int(job["seed"]), scene_id, int(unit["view_start"]), 7])
         try:
-            poses = viewpoints(unit["view_count"], rng)
+            poses = viewpoints(range(int(unit["view_start"]), int(unit["view_start"]) + int(unit["view_count"])))
             name = shard_name(job.get("shard_prefix", "raw"), int(unit["shard_index"]))
             with ShardWriter(job["out"], name, extra={"unit": unit}) as writer:
                 for i, pose in enumerate(poses):
                     view_id = int(unit["view_start"]) + i
                     t1 = time.perf_counter()
                     sample, timings = renderer.render_sample(int(job["seed"]), scene_id, view_id, pose)
+                    sample["meta"]["scene"] = scene_meta  # source, and what each material became
                     timings["scene_build"] = build_s / n_views
                     t2 = time.perf_counter()
                     writer.add(sample, timings=timings)  # into the record, not the sample's bytes
@@ -118,8 +157,8 @@ def _render_units(job: dict, events: Events, renderer, viewpoints, build_s: floa
             events.send("shard", name=writer.name, samples=len(writer.keys))
         except Exception as exc:
             failed += 1
-            events.send("error", scene_id=scene_id, reason=f"scene {scene_id} unit {unit['shard_index']} "
-                        f"failed: {type(exc).__name__}: {exc}")
+            events.send("error", scene_id=scene_id, reason=f"scene {scene_id} ({renderer.built.source}) unit "
+                        f"{unit['shard_index']} failed: {type(exc).__name__}: {exc}")
             traceback.print_exc()
     return 1 if failed else 0
 

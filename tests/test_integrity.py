@@ -20,8 +20,19 @@ from test_shards import write_dataset
 
 from cli import cli
 from synth import schema
-from synth.shards import (FOLDER_SIZE, DatasetError, Layout, ShardError, ShardWriter, init_dataset,
-                          load_index, open_dataset, recorded_names, shard_name, write_manifest)
+from synth.shards import (
+    FOLDER_SIZE,
+    DatasetError,
+    Layout,
+    ShardError,
+    ShardWriter,
+    init_dataset,
+    load_index,
+    open_dataset,
+    recorded_names,
+    shard_name,
+    write_manifest,
+)
 from synth.verify import STRAY_GRACE_S, verify_dataset
 
 

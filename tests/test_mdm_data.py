@@ -30,7 +30,7 @@ def _epoch_keys(data, rank: int, world: int, workers: int = 1, worker: int = 0) 
     stream = ShardStream([data], (28, 42), seed=3, rank=rank, world=world, buffer=4)
     plan = epoch_plan(stream.shards, 0, 3, rank * workers + worker, world * workers)
     keys = []
-    for shard, pos, sample in stream._read(plan):
+    for _shard, _pos, sample in stream._read(plan):
         keys.append(sample["__key__"])
     return keys
 

@@ -11,8 +11,16 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from patterns.generators import (DOT_FWHM_CAMERA_PX, DOTS_IN_FIELD, FWHM_PER_RADIUS, KINDS, PatternParams,
-                                 blue_noise_min_dist, generate, sample_params)
+from patterns.generators import (
+    DOT_FWHM_CAMERA_PX,
+    DOTS_IN_FIELD,
+    FWHM_PER_RADIUS,
+    KINDS,
+    PatternParams,
+    blue_noise_min_dist,
+    generate,
+    sample_params,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 

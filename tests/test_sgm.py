@@ -17,9 +17,6 @@ from sgm.cost import census_cost_volume
 from sgm.presets import PRESETS_FILE, SGMParams
 from sgm.synthetic import StereoScene, render_pair, shifted_pair
 
-
-
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -113,6 +110,7 @@ def test_backends_take_the_same_arguments_and_agree_on_a_textured_plane():
 
 def test_median_network_sorts_and_skips_holes():
     import itertools
+
     from sgm.filters import SORT9, median3_valid
     for bits in itertools.product([0, 1], repeat=9):  # 0-1 principle: sorts every input
         v = list(bits)

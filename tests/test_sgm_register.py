@@ -7,9 +7,6 @@ from scipy import ndimage
 
 from sgm.register import depth_to_units, disparity_to_depth, register_depth, sensor_fields
 
-
-
-
 IR_HW, RGB_HW = (72, 96), (96, 128)
 FX_IR, FX_RGB = 80.0, 80.0 * 4 / 3
 

@@ -15,8 +15,16 @@ import pytest
 from conftest import ROOT, make_sample
 
 from synth import schema
-from synth.shards import (DatasetError, Layout, ShardError, ShardWriter, init_dataset, iter_shard, open_dataset,
-                          shard_name)
+from synth.shards import (
+    DatasetError,
+    Layout,
+    ShardError,
+    ShardWriter,
+    init_dataset,
+    iter_shard,
+    open_dataset,
+    shard_name,
+)
 from synth.verify import verify_dataset
 
 

@@ -114,7 +114,7 @@ def test_sample_missing_a_field(good, rng):
 
 def test_wrong_dtype(good, rng):
     sample = make_sample("s00009-v000000", rng)
-    png16 = schema.encode_png((sample["rgb"][..., 0].astype(np.uint16) * 100))
+    png16 = schema.encode_png(sample["rgb"][..., 0].astype(np.uint16) * 100)
     write_foreign_shard(good, "raw-000009.tar", members_of(sample, override={"material": png16}))
     result = run_verify(good)
     assert result.exit_code == 1

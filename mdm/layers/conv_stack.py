@@ -3,7 +3,7 @@ that level's input to the upsampled running features, refine with pre-activation
 upsample x2 into the next level."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

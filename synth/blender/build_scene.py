@@ -7,9 +7,11 @@ Contract with the renderer (do not change without telling it):
    mode and builds the description; build first, then add cameras, projector and pattern images.
    ``BuiltScene`` carries ``scene_id``, ``instance_ids`` (object name -> id), ``bounds`` (room AABB,
    metres, world frame, ((xmin, ymin, zmin), (xmax, ymax, zmax))) and ``ir_ambient``.
-   ``synth.blender.import_scene.import_scene(path, mapping=None)`` does the same for a user file.
+   ``synth.blender.import_scene.import_scene(path, mapping=None)`` does the same for a user file, and
+   the analytic test scenes (``synth.blender.test_scenes``) are descriptions built here too: this is
+   the one builder, and ``BuiltScene`` the one type the renderer and the viewpoint sampler take.
 2. Materials: Principled BSDF (node named "Principled BSDF"; inputs looked up by socket NAME).
-   ``mat.pass_index`` = class id (``synth.schema.CLASS_IDS``: 1 textured, 2 textureless, 3 glossy,
+   ``mat.pass_index`` = class id (``lbd.classes.CLASS_IDS``: 1 textured, 2 textureless, 3 glossy,
    4 metal, 5 mirror, 6 glass, 7 dark), ``mat["lbd_class"]`` = class name,
    ``mat["lbd_ir_reflectance"]`` = float. Base Color is fed by a Mix (RGBA) node named "RGB/IR":
    A = RGB appearance (possibly a procedural texture), B = grey IR reflectance (modulated a little
@@ -35,8 +37,10 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
-from scenes.materials import CLASS_IDS
+from lbd.classes import CLASS_IDS
+from scenes.layout import ROOM_TYPES
 from scenes.model import Light, Material, Part, Scene, SceneObject
+from scenes.shell import SHELL_ROOM_TYPE
 from synth.blender.ir_switch import ir_switch_node, set_ir_switch
 
 PRINCIPLED = "Principled BSDF"
@@ -64,6 +68,24 @@ class BuiltScene:
     floor_rects: list[tuple[float, float, float, float]] = field(default_factory=list)
     shell: tuple[str, ...] = ()
     material_classes: dict[str, str] = field(default_factory=dict)
+    material_report: list[dict] = field(default_factory=list)  # per material: class, reason, IR reflectance
+    warnings: list[str] = field(default_factory=list)  # what was repaired or ignored on import
+    unit_scale: float = 1.0  # metres per unit applied to an imported file
+    room: str = "described"  # described | file (the file's own room) | shell (procedural shell added)
+
+    def describe(self) -> dict:
+        """JSON-able summary for a sample's ``meta["scene"]`` and ``scenes --import``."""
+        d = {"scene_id": self.scene_id, "source": self.source, "room": self.room,
+             "bounds": [list(self.bounds[0]), list(self.bounds[1])], "ir_ambient": self.ir_ambient,
+             "objects": len(self.instance_ids)}
+        if self.room_type:
+            d["room_type"] = self.room_type
+        if self.material_report:
+            d["materials"] = self.material_report
+            d["unit_scale"] = self.unit_scale
+        if self.warnings:
+            d["warnings"] = self.warnings
+        return d
 
 
 # ---------------------------------------------------------------------------------------- clearing
@@ -476,16 +498,14 @@ def build_object(obj: SceneObject, materials: dict[str, bpy.types.Material], col
     return bobj
 
 
-def build_scene(scene: Scene) -> BuiltScene:
-    """Clear the current bpy scene and build ``scene`` into it (see the module docstring)."""
-    if len(scene.objects) > MAX_INSTANCES:
+def add_description(scene: Scene, collection, first_id: int = 1) -> dict[str, int]:
+    """Build the materials, objects and lights of ``scene`` into ``collection`` (without clearing);
+    objects get instance ids from ``first_id`` on. Returns object name -> instance id."""
+    if first_id - 1 + len(scene.objects) > MAX_INSTANCES:
         raise ValueError(f"scene {scene.scene_id}: {len(scene.objects)} objects exceed {MAX_INSTANCES} instance ids")
-    bscene = clear_scene()
-    set_ir_switch(False)  # a fresh scene starts in RGB mode
-    collection = bscene.collection
     materials = {m.name: make_material(m) for m in scene.materials}
     instance_ids: dict[str, int] = {}
-    for i, obj in enumerate(scene.objects, start=1):
+    for i, obj in enumerate(scene.objects, start=first_id):
         try:
             bobj = build_object(obj, materials, collection)
         except (KeyError, ValueError) as exc:
@@ -494,14 +514,31 @@ def build_scene(scene: Scene) -> BuiltScene:
         instance_ids[bobj.name] = i
     for li in scene.lights:
         make_light(li, collection)
+    return instance_ids
+
+
+def build_scene(scene: Scene, *, scene_id: int | None = None, source: str = "procedural") -> BuiltScene:
+    """Clear the current bpy scene and build ``scene`` into it (see the module docstring).
+
+    ``scene_id`` overrides the description's id (a scene JSON is rendered under its content-hash id);
+    ``source`` names where the description came from. A procedural room's bounds are its rectangle;
+    any other description's (the test scenes) the AABB of its meshes."""
+    bscene = clear_scene()
+    set_ir_switch(False)  # a fresh scene starts in RGB mode
+    instance_ids = add_description(scene, bscene.collection)
     set_world(scene.world_color, scene.world_strength)
+    sid = int(scene.scene_id if scene_id is None else scene_id)
     bscene["lbd_ir_ambient"] = float(scene.ir_ambient)
-    bscene["lbd_scene_id"] = int(scene.scene_id)
+    bscene["lbd_scene_id"] = sid
     room = scene.room
+    if room.room_type in ROOM_TYPES or room.room_type == SHELL_ROOM_TYPE:
+        bounds = ((0.0, 0.0, 0.0), (room.width, room.depth, room.height))
+    else:
+        lo, hi = world_aabb(mesh_objects())
+        bounds = (tuple(float(v) for v in lo), tuple(float(v) for v in hi))
     return BuiltScene(
-        scene_id=scene.scene_id, instance_ids=instance_ids,
-        bounds=((0.0, 0.0, 0.0), (room.width, room.depth, room.height)), ir_ambient=scene.ir_ambient,
-        source="procedural", room_type=room.room_type, floor_z=0.0, floor_rects=room.floor_rects(),
+        scene_id=sid, instance_ids=instance_ids, bounds=bounds, ir_ambient=scene.ir_ambient,
+        source=source, room_type=room.room_type, floor_z=0.0, floor_rects=room.floor_rects(),
         shell=tuple(o.name for o in scene.objects if o.kind == "shell"),
         material_classes={m.name: m.cls for m in scene.materials},
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bpy
 
+from lbd.classes import CLASS_IDS
 from synth.blender.ir_switch import set_ir_switch
 
 ROLES = ("ceiling", "lamp", "sun", "window")
@@ -63,7 +64,7 @@ def set_ir_mode(scene: bpy.types.Scene, projector: bpy.types.Object, ir_ambient:
     projector.data.energy = float(projector_power_w)
 
 
-GLASS_CLASS = 6
+GLASS_CLASS = CLASS_IDS["glass"]
 
 
 def glass_passes_light(scene: bpy.types.Scene) -> int:

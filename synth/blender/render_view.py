@@ -22,6 +22,7 @@ from patterns.generators import generate as generate_pattern
 from patterns.generators import sample_params as sample_pattern_params
 from synth import camera_response, noise
 from synth.blender import ir_mode, passes, projector
+from synth.blender.build_scene import BuiltScene
 from synth.blender.devices import configure_device
 from synth.blender.rig_cameras import RigCameras
 from synth.quality import Quality
@@ -65,7 +66,7 @@ class IrPair:
 class ViewRenderer:
     """Renders views of the scene currently loaded in Blender."""
 
-    built: object  # BuiltScene (scene_id, instance_ids, bounds, ir_ambient)
+    built: BuiltScene  # the one built-scene type, whatever the source (synth.blender.build_scene)
     quality: Quality
     ranges: RigRanges
     workdir: str
@@ -149,7 +150,7 @@ class ViewRenderer:
                                   self._path("gt_ir"))
             timings["gt"] = gt_rgb.seconds + gt_ir.seconds
 
-        ir_ambient = float(getattr(self.built, "ir_ambient", scene.get("lbd_ir_ambient", 0.1)))
+        ir_ambient = float(self.built.ir_ambient)
         ir = self.render_ir_pair(rig, ir_ambient, cycles_seeds[2:])
         timings["ir_pair"] = ir.seconds
         if q.gt_from_main:

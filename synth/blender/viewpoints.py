@@ -12,15 +12,18 @@ camera convention (x right, y down, z forward; metres, world +z up). A view is a
   more than 50 % and no single surface orientation on more than 75 % of the rays, and >= 10 % content
   (so never a single flat wall); the aimed-at object is >= 0.8 m away except in 20 % close-ups.
 
-Views are independent: view k uses the k-th child of ``rng.spawn(n)``, so the first views do not
-change when more are requested, and the result is deterministic given ``rng``.
+Views are independent: :func:`sample_viewpoints_for` takes one generator per view (the worker keys
+each on ``(seed, scene, view)``, so a view is the same whatever unit it falls in);
+:func:`sample_viewpoints` gives view k the k-th child of ``rng.spawn(n)``. A scene that offers no
+valid view raises ValueError naming the scene (its file for an imported one) and the most frequent
+reasons candidates were rejected.
 ``opencv_to_blender(T)`` converts a pose for a Blender camera (looks down -Z, +Y up).
 """
 from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import bpy
 import numpy as np
@@ -63,7 +66,8 @@ class ViewConfig:
     min_objects: int = 3
     max_object_fraction: float = 0.5
     max_plane_fraction: float = 0.75
-    close_up_probability: float = 0.2  # else the aimed-at content is at least 0.8 m away
+    close_up_probability: float = 0.2  # else the aimed-at content is at least far_min away
+    far_min: float = 0.8
     tries_per_view: int = 300
 
 
@@ -118,6 +122,20 @@ def sample_viewpoints(built: BuiltScene, n: int, rng: np.random.Generator,
     scene offers too few valid views."""
     if n < 0:
         raise ValueError(f"scene {built.scene_id}: number of viewpoints must be >= 0, got {n}")
+    return sample_viewpoints_for(built, list(rng.spawn(n)), config)
+
+
+def _scene_label(built: BuiltScene) -> str:
+    if built.source and built.source != "procedural" and not str(built.source).startswith("test:"):
+        return f"scene {built.scene_id} ({built.source})"
+    return f"scene {built.scene_id}"
+
+
+def sample_viewpoints_for(built: BuiltScene, rngs: list[np.random.Generator], config: ViewConfig | None = None,
+                          label: str | None = None) -> list[np.ndarray]:
+    """One accepted pose per generator (view k from ``rngs[k]`` only)."""
+    n = len(rngs)
+    label = label or _scene_label(built)
     cfg = config or ViewConfig()
     caster = _Caster()
     content = _content(built)
@@ -128,16 +146,24 @@ def sample_viewpoints(built: BuiltScene, n: int, rng: np.random.Generator,
             raise ValueError(f"scene {built.scene_id}: no mesh objects to look at")
         targets = [(o.name, *world_aabb([o])) for o in meshes]
     sizes = np.array([np.prod(np.maximum(hi - lo, 0.05)) for _, lo, hi in targets]) ** (1 / 3)
+    if built.room == "shell" and config is None:  # an imported object in a procedural shell: frame it
+        size = float((np.max([hi for _, _, hi in targets], axis=0) - np.min([lo for _, lo, _ in targets], axis=0)).max())
+        cfg = replace(cfg, far_min=min(0.8, max(0.35, 2.5 * size)), close_up_probability=0.5,
+                      min_content_fraction=0.02, max_object_fraction=0.95, max_plane_fraction=0.97, min_objects=2,
+                      grid=(12, 9))
     weights = sizes / sizes.sum()
     rects = built.floor_rects or [(built.bounds[0][0], built.bounds[0][1], built.bounds[1][0], built.bounds[1][1])]
     ctx = _Ctx(caster, targets, weights, content, {name for name, _, _ in content}, rects,
-               len([o for o in bpy.context.scene.objects if o.type == "MESH"]))
+               len([o for o in bpy.context.scene.objects if o.type == "MESH"]), Counter())
     views = []
-    for k, child in enumerate(rng.spawn(n)):
+    for k, child in enumerate(rngs):
         T = _one_view(built, ctx, child, cfg)
         if T is None:
-            raise ValueError(f"scene {built.scene_id}: found only {k} of {n} valid viewpoints "
-                             f"({cfg.tries_per_view} candidates tried for view {k})")
+            why = ", ".join(f"{reason} ({count})" for reason, count in ctx.rejected.most_common(3))
+            raise ValueError(f"{label}: {'no valid viewpoint' if k == 0 else f'found only {k} of {n} valid viewpoints'}"
+                             f" ({cfg.tries_per_view} candidates tried for view {k}; rejected as: {why}); the camera "
+                             f"needs free floor space {cfg.height[0]}-{cfg.height[1]} m below a ceiling, "
+                             f"{cfg.min_clearance} m from any surface, looking at content")
         views.append(T)
     return views
 
@@ -151,6 +177,7 @@ class _Ctx:
     content_names: set
     rects: list
     n_meshes: int
+    rejected: Counter  # reason -> candidates rejected for it (for the error message)
 
 
 def _one_view(built, ctx: _Ctx, g: np.random.Generator, cfg: ViewConfig):
@@ -162,6 +189,7 @@ def _one_view(built, ctx: _Ctx, g: np.random.Generator, cfg: ViewConfig):
     for _ in range(cfg.tries_per_view):
         x0, y0, x1, y1 = rects[int(g.choice(len(rects), p=areas / areas.sum()))]
         if x1 - x0 <= 2 * margin or y1 - y0 <= 2 * margin:
+            ctx.rejected["floor narrower than twice the clearance"] += 1
             continue
         top = min(cfg.height[1], ceiling - floor - margin)
         if top <= cfg.height[0]:
@@ -172,16 +200,19 @@ def _one_view(built, ctx: _Ctx, g: np.random.Generator, cfg: ViewConfig):
         target = lo + (hi - lo) * g.uniform(0.2, 0.8, 3)
         jitter_yaw, jitter_pitch = np.radians(g.normal(0, 6)), np.radians(g.normal(0, 5))
         roll = float(np.radians(np.clip(g.normal(0, 5), -cfg.roll_deg, cfg.roll_deg)))
-        near = cfg.target_distance[0] + 0.1 if g.random() < cfg.close_up_probability else 0.8
+        near = cfg.target_distance[0] + 0.1 if g.random() < cfg.close_up_probability else cfg.far_min
         if not _free(caster, pos, ctx.content, cfg):
+            ctx.rejected["camera position not free (no floor below, or too close to a surface)"] += 1
             continue
         d = target - pos
         dist = float(np.linalg.norm(d))
         if not (near <= dist <= cfg.target_distance[1]):
+            ctx.rejected["content too near or too far"] += 1
             continue
         yaw = math.atan2(d[1], d[0]) + jitter_yaw
         pitch = math.asin(max(-1.0, min(1.0, d[2] / dist))) + jitter_pitch
         if not (math.radians(cfg.pitch_deg[0]) <= pitch <= math.radians(cfg.pitch_deg[1])):
+            ctx.rejected["camera tilt out of range"] += 1
             continue
         fwd = np.array([math.cos(pitch) * math.cos(yaw), math.cos(pitch) * math.sin(yaw), math.sin(pitch)])
         R = camera_rotation(fwd, roll)
@@ -190,6 +221,7 @@ def _one_view(built, ctx: _Ctx, g: np.random.Generator, cfg: ViewConfig):
             T[:3, :3] = R
             T[:3, 3] = pos
             return T
+        ctx.rejected["view content (holes, too near, one surface, too few objects)"] += 1
     return None
 
 

@@ -36,8 +36,14 @@ def group_by_scene(units: list[Unit]) -> dict[int, list[Unit]]:
 
 
 def job_document(cfg: RenderConfig, scene_id: int, units: list[Unit], threads: int) -> dict:
-    """The JSON job a worker process reads: one scene and the units of it to render."""
-    return {"out": str(cfg.out), "scene_id": scene_id, "units": [u.to_dict() for u in units],
+    """The JSON job a worker process reads: one scene and the units of it to render.
+
+    ``scene_id`` here is the scene's position in the plan (a unit's ``scene_id``); the job carries the
+    scene's own id (``scene_id``, what samples are keyed and seeded by), its ``scene`` source
+    (:class:`scenes.sources.SceneSource` as a dict) and the ``import`` options for user files."""
+    source = cfg.scene_for(scene_id)
+    return {"out": str(cfg.out), "scene_id": source.scene_id, "plan_position": scene_id,
+            "scene": source.to_dict(), "import": cfg.import_options(), "units": [u.to_dict() for u in units],
             "quality": cfg.quality, "seed": cfg.seed, "ranges": cfg.ranges.to_dict(), "device": cfg.device,
             "threads": threads, "ir_bit_depth": cfg.ir_bit_depth, "pattern_kind": cfg.pattern_kind,
             "scene_source": cfg.scene_source, "config": cfg.dataset_config(), "shard_prefix": SHARD_PREFIX}
