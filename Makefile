@@ -23,6 +23,7 @@ demo: setup
 	$(PY) cli.py demo --out demo_out
 
 test: setup
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest tests
 
 clean:

@@ -42,7 +42,7 @@ FORMAT = "lingbot-depth-s"
 FORMAT_VERSION = 2
 # Bump when what given arguments put into a sample changes (renderer, plan rules, encoding): a directory
 # started by another value is not resumed into (see init_dataset).
-SAMPLE_RULES = 2
+SAMPLE_RULES = 3
 FOLDER_SIZE = 1000
 MANIFEST = "manifest.json"
 DATASET = "dataset.json"

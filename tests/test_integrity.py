@@ -249,3 +249,34 @@ def test_index_of_many_folders_is_built_in_parallel_and_matches(tmp_path, rng):
     assert not bad and [e["name"] for e in entries] == [shard_name("raw", f * FOLDER_SIZE + 7) for f in range(10)]
     assert len(list((tmp_path / "index").glob("*.json"))) == 10
     assert len(open_dataset(tmp_path).urls()) == 10
+
+
+def test_full_disk_during_sgm_is_one_line_and_leaves_nothing_partial(tmp_path, rng, monkeypatch):
+    import errno
+
+    import synth.shards as shards_mod
+
+    raw, out = tmp_path / "raw", tmp_path / "sensor"
+    init_dataset(raw, "raw", {})
+    for index in range(2):
+        with ShardWriter(raw, shard_name("raw", index)) as w:
+            w.add(make_sample(f"s{index:05d}-v000000", rng, ir_hw=(32, 48), rgb_hw=(32, 48)))
+    args = ["sgm", "--in", str(raw), "--out", str(out), "--preset", "generic", "--backend", "opencv",
+            "--no-progress"]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    first = Layout(2).shard_path(out, "sensor-000000.tar")
+    before = first.read_bytes()
+    Layout(2).shard_path(out, "sensor-000001.tar").unlink()
+    Layout(2).record_path(out, "sensor-000001.tar").unlink()
+
+    def full(self, b):
+        raise OSError(errno.ENOSPC, "No space left on device", str(out / ".tmp"))
+
+    monkeypatch.setattr(shards_mod._HashingWriter, "write", full)
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == f"Error: {out / '.tmp'}: no space left on the device"
+    assert "Traceback" not in result.output
+    assert first.read_bytes() == before  # what was written stays
+    assert not list((out / ".tmp").glob("*.partial"))  # the partial shard was removed
+    assert recorded_names(out) == {"sensor-000000.tar"}
