@@ -93,7 +93,12 @@ def scenes(n_scenes: int, start: int, seed: int, out_dir: Path, room_types: tupl
 
     click.echo(format_summary(summary))
     for user in summary.get("user_scenes", []):
-        click.echo(f"user scene {user['file']}: {user['objects']} objects, classes {', '.join(user['classes'])}")
+        click.echo(f"user scene {user['file']}: {user['objects']} objects, classes {', '.join(user['classes'])}, "
+                   f"room: {user.get('room')}, unit scale {user.get('unit_scale', 1.0):g}")
+        for m in user.get("materials", []):
+            click.echo(f"  material {m['material']!r} -> {m['class']} (IR {m['ir_reflectance']:.2f}): {m['reason']}")
+        for w in user.get("warnings", []):
+            click.echo(f"  warning: {w}")
     click.echo(f"wrote {len(result.scenes)} scene descriptions and summary.json to {out_dir}")
     if failures:
         click.echo(f"{len(failures)} failed:", err=True)

@@ -333,6 +333,7 @@ def _run_importer(path: Path, up_axis: str = "auto") -> None:
     if ext == ".blend":
         with bpy.data.libraries.load(str(path), link=False) as (src, dst):
             dst.objects = list(src.objects)
+            dst.images = list(src.images)  # so missing textures are found (old files use texture slots)
         for obj in dst.objects:
             if obj is not None and obj.name not in bpy.context.scene.collection.objects:
                 bpy.context.scene.collection.objects.link(obj)

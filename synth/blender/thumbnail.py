@@ -146,10 +146,12 @@ def check_user_scenes(paths: list[Path], mapping, thumb_dir: Path | None, seed: 
     failures: list[tuple[str, str]] = []
     for k, path in enumerate(paths):
         try:
-            built = import_scene(path, mapping)
+            built = import_scene(path, mapping, seed=seed)
             T = sample_viewpoints(built, 1, np.random.default_rng([seed, k, 0]))[0]
             entry = {"file": str(path), "objects": len(built.instance_ids),
-                     "classes": sorted(set(built.material_classes.values())), "bounds": built.bounds}
+                     "classes": sorted(set(built.material_classes.values())), "bounds": built.bounds,
+                     "room": built.room, "unit_scale": built.unit_scale, "materials": built.material_report,
+                     "warnings": built.warnings}
             if thumb_dir is not None:
                 entry["thumbnail"] = str(render_thumbnail(built, T, Path(thumb_dir) / f"user_{k:02d}_{Path(path).stem}.png",
                                                           width, width * 3 // 4, samples))
