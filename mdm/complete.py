@@ -24,7 +24,8 @@ os.environ.setdefault("OPENCV_IO_ENABLE_OPENEXR", "1")  # read/write float EXR d
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from lbd.errors import OutputError, UsageError, UserError, check_writable_file, os_error_message  # noqa: E402
+from lbd.errors import OutputError, UsageError, UserError, check_writable_file  # noqa: E402
+from lbd.files import write_outputs  # noqa: E402
 from mdm.checkpoint import load_model  # noqa: E402
 from mdm.visualize import colorize, depth_range, rgb_to_bgr, sheet  # noqa: E402
 
@@ -206,33 +207,6 @@ def encode_depth(out: Path, metres: np.ndarray, kind: str, scale: float | None,
     return buf.tobytes(), clipped, written
 
 
-def write_files(files: list[tuple[Path, str, bytes]]) -> None:
-    """Write every (path, option, bytes) through a temporary name, then rename them all: on a failure
-    (full disk, permissions) no partial file is left and no existing output is changed."""
-    tmps: list[tuple[Path, Path]] = []
-    try:
-        for path, option, data in files:
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmps.append((tmp, path))
-            try:
-                _write_bytes(tmp, data)
-            except OSError as exc:
-                reason = (os_error_message(exc) or exc.strerror or str(exc)).split(": ", 1)[-1]
-                raise OutputError(f"{option} {path}: cannot write ({reason})") from None
-        for tmp, path in tmps:
-            os.replace(tmp, path)
-    finally:
-        for tmp, _ in tmps:
-            tmp.unlink(missing_ok=True)
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def point_cloud_bytes(depth: np.ndarray, rgb: np.ndarray, K: np.ndarray) -> tuple[bytes, int]:
     """Coloured binary PLY (float x y z, uchar red green blue) of depth (metres, RGB camera, OpenCV
     axes), as bytes; and the point count."""
@@ -255,7 +229,7 @@ def point_cloud_bytes(depth: np.ndarray, rgb: np.ndarray, K: np.ndarray) -> tupl
 def write_point_cloud(path: Path, depth: np.ndarray, rgb: np.ndarray, K: np.ndarray) -> int:
     """Back-project depth to a coloured PLY at ``path`` (atomically); returns the point count."""
     data, n = point_cloud_bytes(depth, rgb, K)
-    write_files([(Path(path), "--ply", data)])
+    write_outputs([(Path(path), "--ply", data)])
     return n
 
 
@@ -347,7 +321,7 @@ def _complete(ckpt: Path, rgb_path: Path, depth_path: Path, depth_scale: float |
     if K is not None:
         ply_data, points = point_cloud_bytes(written, rgb, K)
         files.append((ply_path, "--ply", ply_data))
-    write_files(files)
+    write_outputs(files)
 
     result = {
         "out": str(out), "preview": str(preview), "mode": "refine" if refine else "fill",

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from lbd.errors import OutputError, UsageError, check_writable_file, os_error_message
+from lbd.errors import OutputError, UsageError, check_writable_file
+from lbd.files import write_outputs
 
 
 @click.command()
@@ -20,7 +21,6 @@ from lbd.errors import OutputError, UsageError, check_writable_file, os_error_me
 def patterns(kind: str, seed: int, height: int, width: int, density: float | None, out: Path) -> None:
     """Write a projector dot pattern (8-bit grey PNG) and print its dot count."""
     import dataclasses
-    import os
 
     import cv2
     import numpy as np
@@ -42,15 +42,5 @@ def patterns(kind: str, seed: int, height: int, width: int, density: float | Non
     ok, buf = cv2.imencode(".png", img)
     if not ok:
         raise OutputError(f"--out {out}: could not encode the PNG")
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(buf.tobytes())
-        os.replace(tmp, out)
-    except OSError as exc:
-        reason = os_error_message(exc)
-        if reason is None:
-            raise
-        raise OutputError(f"--out {out}: cannot write ({reason.split(': ', 1)[-1]})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_outputs([(out, "--out", buf.tobytes())])
     click.echo(f"wrote {out}: {kind}, {len(pattern.points)} dots, {height}x{width} px, seed {seed}")

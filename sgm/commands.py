@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from lbd.errors import OutputError, UsageError, check_writable_file, os_error_message
+from lbd.errors import OutputError, UsageError, check_writable_file
+from lbd.files import write_outputs
 
 # Sleeping (not spinning) OpenMP workers: torch's intra-op threads otherwise spin-wait at every one of
 # SGM's ~10^4 small ops and collapse (10x slower) when other processes share the cores, e.g. renders.
@@ -166,7 +167,7 @@ def sgm_pair(left: Path, right: Path, max_disparity: int, preset: str, backend: 
         colour[disp <= 0] = 0
         files.append((preview, "--preview", _png(preview, colour)))
         lines.append(f"wrote {preview}")
-    write_all(files)
+    write_outputs(files)
     for line in lines:
         click.echo(line)
 
@@ -180,28 +181,3 @@ def _png(path: Path, image) -> bytes:
     return buf.tobytes()
 
 
-def write_all(files: list[tuple[Path, str, bytes]]) -> None:
-    """Write every (path, option, bytes) to a temporary name, then rename them all: a failure (full disk,
-    permissions) leaves no partial file and changes no existing output."""
-    tmps: list[tuple[Path, Path]] = []
-    try:
-        for path, option, data in files:
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmps.append((tmp, path))
-            try:
-                _write_bytes(tmp, data)
-            except OSError as exc:
-                reason = (os_error_message(exc) or exc.strerror or str(exc)).split(": ", 1)[-1]
-                raise OutputError(f"{option} {path}: cannot write ({reason})") from None
-        for tmp, path in tmps:
-            os.replace(tmp, path)
-    finally:
-        for tmp, _ in tmps:
-            tmp.unlink(missing_ok=True)
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())

@@ -122,14 +122,13 @@ def _full_disk():
 
 @pytest.mark.parametrize("name,module", [("complete", "mdm.complete"), ("sgm-pair", "sgm.commands")])
 def test_full_disk_keeps_the_previous_output_and_leaves_no_partial_file(name, module, files, monkeypatch, tmp_path):
-    import importlib
+    import lbd.files
 
-    mod = importlib.import_module(module)
     out = tmp_path / "out"
     out.mkdir()
     target = out / ("c.png" if name == "complete" else "d.npy")
     target.write_bytes(OLD)
-    monkeypatch.setattr(mod, "_write_bytes", _full_disk())
+    monkeypatch.setattr(lbd.files, "_write_synced", _full_disk())
     res = invoke(*command(name, files, out))
     assert res.exit_code == 1, res.output
     line = error_line(res)
@@ -139,19 +138,14 @@ def test_full_disk_keeps_the_previous_output_and_leaves_no_partial_file(name, mo
 
 
 def test_full_disk_patterns_and_scenes(files, monkeypatch, tmp_path):
-    real = pathlib.Path.write_bytes
+    import lbd.files
 
-    def full(self, data):
-        if self.name.endswith(".tmp"):
-            real(self, data[:10])
-            raise OSError(errno.ENOSPC, "No space left on device", str(self))
-        return real(self, data)
-
-    monkeypatch.setattr(pathlib.Path, "write_bytes", full)
     out = tmp_path / "pat"
     out.mkdir()
     (out / "p.png").write_bytes(OLD)
-    res = invoke(*command("patterns", files, out))
+    with monkeypatch.context() as m:
+        m.setattr(lbd.files, "_write_synced", _full_disk())
+        res = invoke(*command("patterns", files, out))
     assert res.exit_code == 1 and "no space left" in error_line(res) and "p.png" in error_line(res)
     assert (out / "p.png").read_bytes() == OLD and sorted(p.name for p in out.iterdir()) == ["p.png"]
 

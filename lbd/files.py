@@ -1,0 +1,38 @@
+"""Writing user-facing output files all-or-nothing."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lbd.errors import OutputError, os_error_message
+
+
+def write_outputs(files: list[tuple[Path, str, bytes]]) -> None:
+    """Write every (path, option, bytes) through a temporary name (fsync), then rename them all.
+
+    On a failure (full disk, permissions) no partial file is left, no existing output is changed, and an
+    OutputError names the option and the file.
+    """
+    tmps: list[tuple[Path, Path]] = []
+    try:
+        for path, option, data in files:
+            path = Path(path)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmps.append((tmp, path))
+            try:
+                _write_synced(tmp, data)
+            except OSError as exc:
+                reason = (os_error_message(exc) or exc.strerror or str(exc)).split(": ", 1)[-1]
+                raise OutputError(f"{option} {path}: cannot write ({reason})") from None
+        for tmp, path in tmps:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in tmps:
+            tmp.unlink(missing_ok=True)
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
