@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("mdm.commands:eval_cmd", "Evaluate a checkpoint against classical hole fills."),
     "complete": ("mdm.commands:complete", "Complete one RGB-D frame of your own with a checkpoint."),
     "realism": ("realism.commands:realism", "Measure how the simulated sensor fails (report + plots)."),
+    "calibrate": ("realism.calibrate:calibrate", "Fit a sensor preset to real frames of your camera (no GT)."),
     "demo": ("synth.demo:demo", "Run the whole pipeline small: render, SGM, train, eval, previews."),
 }
 

@@ -79,6 +79,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--max-samples", type=int, default=None, help="rendered test samples scored (default all)")
+    ap.add_argument("--train-only", action="store_true",
+                    help="train the missing variants and stop (DataLoader workers forked after an evaluation in "
+                         "the same process can deadlock; a second run scores the cached runs)")
     args = ap.parse_args()
 
     import torch
@@ -93,6 +96,10 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     names = [v.strip() for v in args.variants.split(",") if v.strip()]
     rendered, models, runs = {}, {}, {}
+    pending = [n for n in names if not (out / n / "run" / "last.pt").exists()]
+    if len(pending) > 1 and not args.train_only:
+        sys.exit(f"{len(pending)} variants to train ({', '.join(pending)}): run with --train-only first (one "
+                 f"training per process start is safe), then again to score")
     for name in names:
         v = VARIANTS[name]
         run = out / name / "run"
@@ -115,9 +122,17 @@ def main() -> None:
             runs[name] = {"steps": int(log[-1]["step"]), "minutes": float(log[-1]["elapsed_s"]) / 60,
                           "loss": float(log[-1]["loss"])}
         print(f"{name}: {runs[name]}", flush=True)
-        rendered[name] = evaluate(run / "last.pt", args.test, out / name / "eval", seed=args.seed,
-                                  max_samples=args.max_samples, progress=False)["protocols"]
+        if args.train_only:
+            continue
+        done = out / name / "eval" / "metrics.json"
+        if done.exists() and done.stat().st_mtime > (run / "last.pt").stat().st_mtime:
+            rendered[name] = json.loads(done.read_text())["protocols"]  # already scored (same seed assumed)
+        else:
+            rendered[name] = evaluate(run / "last.pt", args.test, out / name / "eval", seed=args.seed,
+                                      max_samples=args.max_samples, progress=False)["protocols"]
         models[name] = load_model(run / "last.pt")
+    if args.train_only:
+        return
     real = evaluate_real(models, Path(args.real), out / "real", seed=args.seed, images=8, progress=False,
                          header="# Ablation on real captures (benchmarks/mdm_ablation.py)")
 

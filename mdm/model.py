@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -44,7 +45,9 @@ class MDMConfig:
     depth_skip: bool = True  # decoder also sees the kept input depth at every scale (our addition)
     prior: str = "blend"  # residual over a fill of the kept depth (ours): blend | nearest | harmonic | fill | median
     gate: str = "linear"  # blend gate: "linear" = clamp(c, 0, 1), starts at 0 (= harmonic); "sigmoid" = legacy
-    bound: float = 0.02  # blend: learnt log-depth change from harmonic soft-limited to |nearest - harmonic| + this
+    bound: float = 0.0  # blend safeguard, 0 = off: learnt log-depth change from harmonic clamped to |nearest - harmonic| + this
+    fade: float = 0.01  # blend safeguard at inference (0 = off): on holes the learnt change x (1 - exp(-d / (fade x diagonal))),
+    # d = distance (px) to the nearest seen pixel: next to measurements the harmonic fill is kept
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -55,6 +58,7 @@ class MDMConfig:
         d = dict(d)
         d.setdefault("gate", "sigmoid")  # checkpoints written before the linear gate used the sigmoid one
         d.setdefault("bound", 0.0)  # ... and had no bound (0 = none)
+        d.setdefault("fade", 0.0)  # ... nor the inference fade
         for key in ("neck_widths", "neck_res_blocks", "head_widths", "head_res_blocks", "resamplers"):
             d[key] = tuple(d[key])
         return cls(**d)
@@ -187,6 +191,20 @@ GATE_INIT = 0.25  # initial weight of the nearest fill of the legacy ``gate="sig
 # where the gradient says so.
 
 
+@torch.no_grad()
+def seen_distance(seen: torch.Tensor) -> torch.Tensor:
+    """(B, 1, H, W) 0/1 -> Euclidean distance (px) of every pixel to the nearest seen one (0 on seen pixels;
+    the image diagonal where nothing is seen). scipy's exact transform, on the CPU (the mask is copied there)."""
+    from scipy import ndimage
+
+    mask = (seen[:, 0] > 0).cpu().numpy()
+    out = np.full(mask.shape, math.hypot(*mask.shape[-2:]), np.float32)
+    for b in range(mask.shape[0]):
+        if mask[b].any():
+            out[b] = ndimage.distance_transform_edt(~mask[b])
+    return torch.from_numpy(out)[:, None].to(seen.device, seen.dtype)
+
+
 def skip_channels(cfg: MDMConfig) -> int:
     """Channels of the decoder's depth skip: one per prior map, plus the seen share."""
     return 3 if cfg.prior == "blend" else 2
@@ -197,11 +215,15 @@ class MDM(nn.Module):
 
     ``prior`` (log metres, at the output resolution) is computed from the *kept* input depth only
     (``mdm.priors``): ``"blend"`` (default) = g * nearest + (1 - g) * harmonic with a per-pixel gate
-    g = sigmoid(second decoder channel), so the network picks, from the RGB, where a hole should keep
+    g = clamp(second decoder channel, 0, 1) (``gate="linear"``; legacy checkpoints: sigmoid), so the
+    network picks, from the RGB, where a hole should keep
     the sharp edge of the nearest surface and where it should be interpolated smoothly; on seen pixels
     (where both priors equal the measurement) the residual is scaled by a per-pixel trust
     sigmoid(third channel), initialised near 0, so measurements pass through until the network has
-    learnt which ones to correct (an untrained residual would otherwise add noise to them); ``"nearest"``,
+    learnt which ones to correct (an untrained residual would otherwise add noise to them). Residual and
+    gate start at exactly 0 (zero output weights), so the untrained model *is* the harmonic fill (holes) and
+    the measurement (seen pixels); ``bound`` > 0 (off by default) also clamps the learnt log-depth change
+    from harmonic to |nearest - harmonic| + bound, so where both fills agree it cannot move far; ``"nearest"``,
     ``"harmonic"``, ``"fill"`` (push-pull) = that fill alone; ``"median"`` = the image's median kept
     depth (the network predicts everything, as in the released model). The residual (and gate) are the
     decoder's output, bilinearly resized. ``keep`` (B, rows*cols) bool selects the depth patches the
@@ -247,6 +269,9 @@ class MDM(nn.Module):
             else:  # weight 0 = harmonic exactly; clamp's gradient passes at the bounds, so 0 is not stuck
                 gate = out[:, 1:2].clamp(0.0, 1.0)
             residual = residual * (1 - seen + seen * trust)
+            if self.cfg.fade > 0 and not self.training:
+                fade = 1 - torch.exp(-seen_distance(seen) / (self.cfg.fade * math.hypot(*seen.shape[-2:])))
+                gate, residual = gate * fade, residual * (seen + (1 - seen) * fade)
             if self.cfg.bound > 0:  # safeguard: where the two fills agree, the learnt part can move little
                 spread = (priors[0] - priors[1]).abs() + self.cfg.bound
                 change = gate * (priors[0] - priors[1]) + residual

@@ -27,9 +27,9 @@ with no valid pixel, a malformed ``intrinsics.txt``. Bad option values are :clas
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import cv2
 import numpy as np

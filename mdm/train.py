@@ -30,7 +30,7 @@ LR_FROM_SCRATCH = (3e-4, 3e-4)  # (encoder, decoder) peak LRs of a randomly init
 LR_DINOV2 = (1e-5, 1e-4)  # with --init-dinov2: the tech report's / MoGe's (pretrained encoder, new decoder)
 
 
-def default_lrs(cfg: "TrainConfig") -> tuple[float, float]:
+def default_lrs(cfg: TrainConfig) -> tuple[float, float]:
     """(encoder, decoder) LRs of ``cfg``: the given ones, else the defaults for whether the encoder is
     initialised from DINOv2 (LR_DINOV2) or trained from scratch (LR_FROM_SCRATCH)."""
     base = LR_DINOV2 if cfg.init_dinov2 else LR_FROM_SCRATCH

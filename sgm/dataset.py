@@ -18,10 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 import sgm
+from sgm.filters import quantise
 from sgm.inputs import ConstantImageError
+from sgm.postprocess import apply_postprocess
 from sgm.presets import SGMParams
 from sgm.register import sensor_fields
 from synth import schema
@@ -74,6 +77,10 @@ def sensor_sample(sample: dict, params: SGMParams, backend: str, device: str) ->
     except ConstantImageError as exc:  # a blank IR frame: the sensor sees nothing
         disparity = np.zeros(left.shape, np.float32)
         note = str(exc)
+    if params.postprocess:  # the camera's / SDK's stages after matching (sgm/postprocess.py)
+        disparity = apply_postprocess(disparity, params.postprocess, key=str(sample.get("__key__", "")))
+        if params.subpixel_levels > 0:
+            disparity = quantise(torch.from_numpy(disparity), params.subpixel_levels).numpy()
     out = {k: v for k, v in sample.items() if not k.startswith("__") or k == "__key__"}
     out.update(sensor_fields(disparity, meta, rgb_hw, params.z_min_m, params.z_max_m, params.depth_unit_m))
     out["meta"] = dict(meta, sensor={"preset": params.name, "backend": backend, "max_disparity": D,

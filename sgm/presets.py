@@ -1,4 +1,5 @@
-"""Sensor presets (`presets.json`) as validated `SGMParams`."""
+"""Sensor presets (`presets.json`, or a preset JSON file such as `cli.py calibrate` writes) as validated
+`SGMParams`."""
 from __future__ import annotations
 
 import dataclasses
@@ -46,6 +47,7 @@ class SGMParams:
     max_search_disparities: int | None
     z_max_m: float | None
     depth_unit_m: float
+    postprocess: tuple = ()  # stages after SGM (sgm/postprocess.py), each a dict {"stage": name, knobs...}
 
     @property
     def max_matching_cost(self) -> int:
@@ -90,6 +92,8 @@ class SGMParams:
             raise bad("max_search_disparities", "must be a multiple of 16 (>= 16) or null")
         if self.depth_unit_m <= 0:
             raise bad("depth_unit_m", "must be > 0")
+        from sgm.postprocess import normalise_stages
+        normalise_stages(self.postprocess, f"preset {self.name!r}")
         return self
 
 
@@ -103,19 +107,65 @@ def _load_file() -> dict[str, Any]:
         return json.load(f)
 
 
+def read_preset_file(path: str | Path) -> dict[str, Any]:
+    """The knobs of a preset JSON file (e.g. written by ``cli.py calibrate``): a single preset object
+    (keys of SGMParams; ``"base": "d435"`` fills the knobs it omits from that preset of presets.json;
+    keys starting with ``_`` are notes), or a table holding exactly one preset. ValueError names the file."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"preset file {path}: not readable JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"preset file {path}: expected a JSON object of preset knobs")
+    if "census_window" not in data and "base" not in data:
+        tables = [v for k, v in data.items() if not k.startswith("_") and isinstance(v, dict)]
+        if len(tables) != 1:
+            raise ValueError(f"preset file {path}: expected one preset (knobs such as census_window, or "
+                             f"\"base\": \"d435\"), found {len(tables)} preset tables")
+        data = tables[0]
+    values = {k: v for k, v in data.items() if not k.startswith("_")}
+    base = values.pop("base", None)
+    if base is not None:
+        table = _load_file()
+        if not isinstance(base, str) or base.startswith("_") or base not in table:
+            raise ValueError(f"preset file {path}: unknown base preset {base!r}; known: {', '.join(preset_names())}")
+        values = dict(table[base], **values)
+    values.setdefault("name", path.stem)
+    values.setdefault("description", f"from {path.name}")
+    return values
+
+
+def is_preset_file(preset: str) -> bool:
+    return preset.lower().endswith(".json") or Path(preset).is_file()
+
+
 def load_preset(preset: str | SGMParams, overrides: Mapping[str, Any] | None = None) -> SGMParams:
     """A validated SGMParams from a preset name (or an SGMParams) with optional knob overrides."""
     if isinstance(preset, SGMParams):
         values = dataclasses.asdict(preset)
     else:
         table = _load_file()
-        if not isinstance(preset, str) or preset.startswith("_") or preset not in table:
-            raise ValueError(f"unknown SGM preset {preset!r}; known presets: {', '.join(preset_names())}")
-        values = dict(table[preset], name=preset)
+        if isinstance(preset, str) and preset not in table and is_preset_file(preset):
+            if not Path(preset).is_file():
+                raise ValueError(f"preset file {preset} does not exist")
+            values = read_preset_file(preset)
+        elif not isinstance(preset, str) or preset.startswith("_") or preset not in table:
+            raise ValueError(f"unknown SGM preset {preset!r}; known presets: {', '.join(preset_names())} "
+                             f"(or a preset JSON file)")
+        else:
+            values = dict(table[preset], name=preset)
     if overrides:
         unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(SGMParams)})
         if unknown:
             raise ValueError(f"unknown SGM knob(s) {unknown} in overrides")
         values.update(overrides)
+    unknown = sorted(set(values) - {f.name for f in dataclasses.fields(SGMParams)})
+    if unknown:
+        raise ValueError(f"preset {values.get('name')!r}: unknown knob(s) {unknown}")
     values["census_window"] = tuple(values["census_window"])
-    return SGMParams(**values).validate()
+    values["postprocess"] = tuple(dict(st) for st in values.get("postprocess") or ())
+    try:
+        return SGMParams(**values).validate()
+    except TypeError as exc:  # a knob missing from a preset file without "base"
+        raise ValueError(f"preset {values.get('name')!r}: {exc}; give every knob or \"base\": \"d435\"") from None

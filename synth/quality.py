@@ -36,6 +36,9 @@ class PassSettings:
     denoise_quality: str = "BALANCED"  # OIDN: FAST | BALANCED | HIGH
     denoise_prefilter: str = "FAST"  # OIDN albedo/normal prefilter: NONE | FAST | ACCURATE
     light_tree: bool = False  # off: cheaper with the few lights of a room
+    # Cycles sampling pattern: TABULATED_SOBOL (classic) or BLUE_NOISE (the residual noise is spread
+    # evenly over the image, which OIDN removes better at a few samples per pixel)
+    sampling_pattern: str = "TABULATED_SOBOL"
 
     def to_meta(self) -> dict:
         return asdict(self)
@@ -64,12 +67,40 @@ class Quality:
     # resolution of the ambient IR part relative to the IR frame (smooth, denoised light: a
     # half-resolution render upsampled is enough for quick looks)
     ambient_scale: float = 1.0
+    # True: the GT render of the RGB camera runs with every light and the sky off (Depth and Index
+    # passes do not depend on light; bit-identical output, ~40 % cheaper: no light sampling)
+    gt_unlit: bool = False
+    # True: no separate GT render of the left IR camera; the left ambient IR part is point-sampled
+    # like a GT render (``ir_ambient`` with the GT filter and sampling pattern, rendered with the GT
+    # seed at full IR resolution), so its first sample takes the same camera rays as the GT render would
+    # and its Depth/Index passes are that GT, bit for bit
+    ir_gt_from_ambient: bool = False
+
+    def __post_init__(self) -> None:
+        if self.ir_gt_from_ambient:
+            a, g = self.ir_ambient, self.gt
+            if self.gt_from_main or self.ambient_scale != 1.0 or (a.filter_type, a.filter_width_px,
+                                                                  a.sampling_pattern) != \
+                    (g.filter_type, g.filter_width_px, g.sampling_pattern):
+                raise ValueError(f"quality {self.name}: ir_gt_from_ambient needs a full-resolution ambient "
+                                 "part with the GT render's filter and sampling pattern")
 
     def to_meta(self) -> dict:
+        if self.gt_from_main:
+            gt = "from the RGB/IR renders (point-sampled)"
+        else:
+            gt = self.gt.to_meta() | {"lights": "off" if self.gt_unlit else "on",
+                                      "ir": "from the left ambient IR render (point-sampled, GT seed)"
+                                      if self.ir_gt_from_ambient else "separate render"}
         return {"name": self.name, "rgb": self.rgb.to_meta(), "ir": self.ir.to_meta(),
                 "ir_ambient": self.ir_ambient.to_meta() | {"resolution_scale": self.ambient_scale},
-                "gt": "from the RGB/IR renders (point-sampled)" if self.gt_from_main else self.gt.to_meta()}
+                "gt": gt}
 
+
+# RGB path depths of the paper preset: with fewer (max 4 bounces, 1 diffuse) the RGB frame is ~14 dB
+# (PSNR) darker/flatter than the paper reference; the extra bounces cost little (paths end early).
+PAPER_BOUNCES = {"max_bounces": 8, "diffuse_bounces": 3, "glossy_bounces": 4, "transmission_bounces": 8,
+                 "transparent_bounces": 8}
 
 PRESETS: dict[str, Quality] = {
     # quick looks: point-sampled (aliased) renders that double as GT, 1 spp, fast denoiser on RGB and
@@ -87,31 +118,57 @@ PRESETS: dict[str, Quality] = {
         gt_from_main=True,
         ambient_scale=0.5,
     ),
-    # training data: antialiased RGB (8 spp + OIDN), IR projector part 4 spp (no denoiser), IR ambient
-    # part 1 spp + OIDN, separate exact GT
+    # training data (issue 17): antialiased RGB at 3 spp with the paper's path depths, blue-noise
+    # sampling and OIDN (closer to the paper reference than the former 8 spp at shallow depth); IR
+    # projector part 4 spp (no denoiser); IR ambient part 1 spp + OIDN, point-sampled so that the
+    # left one doubles as the IR GT; GT render of the RGB camera with the lights off
     "default": Quality(
         "default",
-        rgb=PassSettings(samples=8, max_bounces=4, diffuse_bounces=1, glossy_bounces=2,
-                         transmission_bounces=4, transparent_bounces=4, denoise=True,
-                         denoise_quality="BALANCED"),
+        rgb=PassSettings(samples=3, **PAPER_BOUNCES, denoise=True, denoise_quality="BALANCED",
+                         sampling_pattern="BLUE_NOISE"),
         ir=PassSettings(samples=4, max_bounces=4, diffuse_bounces=0, glossy_bounces=2,
                         transmission_bounces=4, transparent_bounces=4, **PIXEL_BOX),
         ir_ambient=PassSettings(samples=1, max_bounces=4, diffuse_bounces=1, glossy_bounces=2,
                                 transmission_bounces=4, transparent_bounces=4, denoise=True,
-                                denoise_quality="FAST"),
+                                denoise_quality="FAST", **POINT_SAMPLED),
+        gt_unlit=True,
+        ir_gt_from_ambient=True,
     ),
-    # figures: many samples, deeper paths, light tree, best denoiser
+    # figures: many samples, deeper paths, light tree, best denoiser; GT render unlit
     "paper": Quality(
         "paper",
-        rgb=PassSettings(samples=64, max_bounces=8, diffuse_bounces=3, glossy_bounces=4,
-                         transmission_bounces=8, transparent_bounces=8, denoise=True,
-                         adaptive_threshold=0.02, denoise_quality="HIGH", denoise_prefilter="ACCURATE",
-                         light_tree=True),
+        rgb=PassSettings(samples=64, **PAPER_BOUNCES, denoise=True, adaptive_threshold=0.02,
+                         denoise_quality="HIGH", denoise_prefilter="ACCURATE", light_tree=True,
+                         sampling_pattern="BLUE_NOISE"),
         ir=PassSettings(samples=16, max_bounces=6, diffuse_bounces=1, glossy_bounces=4,
                         transmission_bounces=8, transparent_bounces=8, **PIXEL_BOX),
         ir_ambient=PassSettings(samples=4, max_bounces=6, diffuse_bounces=2, glossy_bounces=4,
                                 transmission_bounces=8, transparent_bounces=8, denoise=True,
                                 denoise_quality="HIGH", light_tree=True),
+        gt_unlit=True,
+    ),
+}
+
+# Hidden reference pipelines (not offered by the CLI; ``get`` accepts them): the presets as they were
+# before issue 17, for benchmarks/render_speed.py's before/after comparison on the same views.
+# Remove once the comparison is in the README.
+REFERENCE_PRESETS: dict[str, Quality] = {
+    "default_ref": Quality(
+        "default_ref",
+        rgb=PassSettings(samples=8, max_bounces=4, diffuse_bounces=1, glossy_bounces=2,
+                         transmission_bounces=4, transparent_bounces=4, denoise=True,
+                         denoise_quality="BALANCED"),
+        ir=PRESETS["default"].ir,
+        ir_ambient=PassSettings(samples=1, max_bounces=4, diffuse_bounces=1, glossy_bounces=2,
+                                transmission_bounces=4, transparent_bounces=4, denoise=True,
+                                denoise_quality="FAST"),
+    ),
+    "paper_ref": Quality(
+        "paper_ref",
+        rgb=PassSettings(samples=64, **PAPER_BOUNCES, denoise=True, adaptive_threshold=0.02,
+                         denoise_quality="HIGH", denoise_prefilter="ACCURATE", light_tree=True),
+        ir=PRESETS["paper"].ir,
+        ir_ambient=PRESETS["paper"].ir_ambient,
     ),
 }
 
@@ -135,7 +192,9 @@ BYTES_PER_SAMPLE: dict[str, int] = {"preview": 3_000_000, "default": 2_800_000, 
 
 
 def get(name: str) -> Quality:
-    """Preset by name; ValueError naming the option if unknown."""
+    """Preset by name (or a hidden reference preset); ValueError naming the option if unknown."""
+    if name in REFERENCE_PRESETS:
+        return REFERENCE_PRESETS[name]
     if name not in PRESETS:
         raise ValueError(f"--quality {name!r} unknown; choose one of {', '.join(PRESETS)}")
     return PRESETS[name]
@@ -147,3 +206,9 @@ def with_samples(q: Quality, rgb: int | None = None, ir: int | None = None,
     return replace(q, rgb=replace(q.rgb, samples=rgb or q.rgb.samples),
                    ir=replace(q.ir, samples=ir or q.ir.samples),
                    ir_ambient=replace(q.ir_ambient, samples=ir_ambient or q.ir_ambient.samples))
+
+# TEMP candidates (issue 17 exploration; to be removed)
+REFERENCE_PRESETS["default_s2"] = replace(PRESETS["default"], name="default_s2",
+                                          rgb=replace(PRESETS["default"].rgb, samples=2))
+REFERENCE_PRESETS["default_s4"] = replace(PRESETS["default"], name="default_s4",
+                                          rgb=replace(PRESETS["default"].rgb, samples=4))

@@ -159,7 +159,7 @@ def test_untrained_model_is_its_harmonic_prior():
 
 def test_eval_real_end_to_end(tmp_path):
     root = tmp_path / "real"
-    for i, kind in enumerate(["active_stereo", "active_stereo", "tof"]):
+    for i in range(3):
         write_frame(root, f"f_{i}", 10 + i, hw=(60, 80))
     (root / "index.json").write_text(json.dumps({f"f_{i}": {"sensor_type": t} for i, t in
                                                  enumerate(["active_stereo", "active_stereo", "tof"])}))
@@ -206,3 +206,37 @@ def test_default_lrs_follow_init_dinov2():
     assert default_lrs(TrainConfig(data=[], out="-")) == (3e-4, 3e-4)
     assert default_lrs(TrainConfig(data=[], out="-", init_dinov2="d.pth")) == (1e-5, 1e-4)
     assert default_lrs(TrainConfig(data=[], out="-", init_dinov2="d.pth", lr_encoder=2e-5)) == (2e-5, 1e-4)
+
+
+def test_bound_limits_the_learnt_change():
+    scene = render_scene((56, 70), np.random.default_rng(6))
+    depth = scene["sensor"].astype(np.float32) / 1000.0
+    depth[10:40, 20:50] = 0
+    model = build_model(model_config("tiny", tokens=20, bound=0.05), seed=0).eval()
+    assert np.allclose(model_predict(model, scene["rgb"], depth, "cpu"), harmonic_fill(depth), rtol=1e-6)
+    with torch.no_grad():
+        model.decoder.head.out_conv.bias[0] = 3.0  # a wild residual of +3 (x20 in depth)
+    pred = model_predict(model, scene["rgb"], depth, "cpu")
+    from mdm.baselines import nearest_fill
+    h, n = np.log(harmonic_fill(depth)), np.log(nearest_fill(depth))
+    change = np.log(pred) - h
+    assert (change <= np.abs(n - h) + 0.05 + 1e-5).all() and change.max() > 0.049
+
+
+def test_fade_keeps_harmonic_next_to_measurements():
+    depth = np.full((56, 70), 2.0, np.float32)
+    depth[8:48, 10:60] = 0  # one 40x50 hole
+    rgb = np.full((56, 70, 3), 128, np.uint8)
+    model = build_model(model_config("tiny", tokens=20, fade=0.02), seed=0).eval()
+    with torch.no_grad():
+        model.decoder.head.out_conv.bias[0] = 0.5  # a learnt change of +0.5 log m everywhere
+    pred = model_predict(model, rgb, depth, "cpu")
+    change = np.log(pred / 2.0)
+    d0 = 0.02 * np.hypot(56, 70)
+    assert change[8, 30] == pytest.approx(0.5 * (1 - np.exp(-1 / d0)), rel=1e-3)  # 1 px into the hole
+    assert change[28, 35] == pytest.approx(0.5 * (1 - np.exp(-20 / d0)), rel=1e-3)  # its centre
+    assert np.allclose(pred[depth > 0], 2.0 * np.exp(0.5 / (1 + np.exp(4.0))), rtol=1e-3)  # seen: trust only
+    model.train()  # training sees the unfaded output
+    rgb_t = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
+    out = model(rgb_t, torch.from_numpy(depth)[None])[0].detach().numpy()
+    assert np.allclose(out[8:48, 10:60], 2.0 * np.exp(0.5), rtol=1e-4)

@@ -53,6 +53,14 @@ def set_rgb_mode(scene: bpy.types.Scene, projector: bpy.types.Object) -> None:
     projector.data.energy = 0.0
 
 
+def set_dark_mode(scene: bpy.types.Scene, projector: bpy.types.Object) -> None:
+    """Every light, the sky and the projector off (materials keep their look): for GT renders, whose
+    Depth and Index passes do not depend on light, so Cycles skips light sampling and shadow rays."""
+    remember_rgb_levels(scene)
+    _set_levels(scene, 0.0)
+    projector.data.energy = 0.0
+
+
 def set_ir_mode(scene: bpy.types.Scene, projector: bpy.types.Object, ir_ambient: float,
                 projector_power_w: float) -> None:
     """IR look: ambient lights x ``ir_ambient`` (fraction in [0, 1]), projector at its power (W)."""

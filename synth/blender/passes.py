@@ -75,6 +75,7 @@ def apply(scene: bpy.types.Scene, s: PassSettings, seed: int) -> None:
         c.denoising_quality = s.denoise_quality
         c.denoising_prefilter = s.denoise_prefilter
     c.use_light_tree = s.light_tree
+    c.sampling_pattern = s.sampling_pattern
     c.pixel_filter_type = s.filter_type
     c.filter_width = s.filter_width_px
     c.sample_clamp_indirect = s.clamp_indirect
@@ -91,7 +92,8 @@ class RenderOutput:
     depth: np.ndarray  # HxW float32
     object_index: np.ndarray  # HxW uint16
     material_index: np.ndarray  # HxW uint8
-    seconds: float
+    seconds: float  # wall seconds of the render call
+    cpu_seconds: float = 0.0  # CPU seconds of this process (all Cycles/OIDN threads) during the call
 
 
 def read_exr(path: str) -> dict[str, np.ndarray]:
@@ -114,9 +116,9 @@ def render(scene: bpy.types.Scene, camera: bpy.types.Object, size_hw: tuple[int,
     scene.render.resolution_y, scene.render.resolution_x = int(size_hw[0]), int(size_hw[1])
     apply(scene, settings, seed)
     scene.render.filepath = path
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     bpy.ops.render.render(write_still=True)
-    seconds = time.perf_counter() - t0
+    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     if not os.path.exists(path):
         raise RuntimeError(f"Cycles wrote no file at {path}")
     ch = read_exr(path)
@@ -132,4 +134,5 @@ def render(scene: bpy.types.Scene, camera: bpy.types.Object, size_hw: tuple[int,
         object_index=np.rint(ch["Object Index"]).astype(np.uint16),
         material_index=np.rint(ch["Material Index"]).astype(np.uint8),
         seconds=seconds,
+        cpu_seconds=cpu_seconds,
     )

@@ -1,8 +1,10 @@
 """Render one complete sample of a built scene: rig, pattern, RGB, GT (IR + RGB frames), IR pair.
 
 Order per view (one Blender scene, Cycles persistent data keeps the BVH between renders):
-    RGB mode   -> RGB frame (denoised), GT render of the RGB camera
-    (any mode) -> GT render of the left IR camera
+    RGB mode   -> RGB frame (denoised)
+    RGB mode, or dark mode (``Quality.gt_unlit``: every light off) -> GT render of the RGB camera
+    (same)     -> GT render of the left IR camera, unless ``Quality.ir_gt_from_ambient`` (then the
+                  point-sampled left ambient IR render below, seeded like the GT render, is the GT)
     IR mode    -> left and right IR frames, each the sum of a projector-only render (no denoiser)
                   and an ambient-only render (denoised) -> sensor model (synth.noise)
 Random streams: ``SeedSequence([seed, scene_id, view_id])`` spawns one child per purpose, so a
@@ -58,8 +60,19 @@ class IrPair:
     right: np.ndarray
     projector_left: np.ndarray
     projector_right: np.ndarray
-    gt_left: passes.RenderOutput
+    gt_left: passes.RenderOutput  # left render whose Depth/Index passes can be the GT (point-sampled)
     seconds: float
+    cpu_seconds: float  # CPU seconds of the four renders (all threads)
+
+
+@dataclass
+class ViewSetup:
+    """Everything a view draws before rendering: rig, random streams, Cycles seeds, key."""
+
+    key: str
+    rig: Rig
+    rngs: dict[str, np.random.Generator]
+    cycles_seeds: list[int]  # rgb, gt, ir_left, ir_right
 
 
 @dataclass
@@ -88,14 +101,18 @@ class ViewRenderer:
     def _path(self, tag: str) -> str:
         return os.path.join(self.workdir, f"{tag}-{os.getpid()}.exr")
 
-    def render_ir_pair(self, rig: Rig, ir_ambient: float, seeds: list[int]) -> IrPair:
+    def render_ir_pair(self, rig: Rig, ir_ambient: float, seeds: list[int],
+                       ambient_left_seed: int | None = None) -> IrPair:
         """Left and right IR radiance (grey, linear) = projector part + ambient part, rendered apart.
 
         Projector part: the projector is the only light, so Cycles never has to choose between it
         and the room lights (with several lights, each sample picks one light at random, which
-        decimates the dots differently in the two cameras); no denoiser (it smears dots).
+        decimates the dots differently in the two cameras: measured with light groups in one render,
+        the projector part came out ~11 dB noisier); no denoiser (it smears dots).
         Ambient part: room lights and sky x ``ir_ambient``, projector off, denoised (it holds no dots,
-        and its Monte-Carlo noise would otherwise be independent speckle in the two cameras)."""
+        and its Monte-Carlo noise would otherwise be independent speckle in the two cameras).
+        ``ambient_left_seed``: Cycles seed of the left ambient render (default ``seeds[0] + 1``); with
+        ``Quality.ir_gt_from_ambient`` it is the GT seed, and ``gt_left`` is that render."""
         scene, q = self.scene, self.quality
         t0 = time.perf_counter()
         ir_mode.set_ir_mode(scene, self.projector, 0.0, rig.projector.power_w)
@@ -104,7 +121,8 @@ class ViewRenderer:
         ir_mode.set_ir_mode(scene, self.projector, ir_ambient, 0.0)
         h, w = rig.ir_size
         amb_hw = (max(1, round(h * q.ambient_scale)), max(1, round(w * q.ambient_scale)))
-        amb_l = passes.render(scene, self.cameras.ir_left, amb_hw, q.ir_ambient, seeds[0] + 1, self._path("ir_al"))
+        seed_al = seeds[0] + 1 if ambient_left_seed is None else ambient_left_seed
+        amb_l = passes.render(scene, self.cameras.ir_left, amb_hw, q.ir_ambient, seed_al, self._path("ir_al"))
         amb_r = passes.render(scene, self.cameras.ir_right, amb_hw, q.ir_ambient, seeds[1] + 1, self._path("ir_ar"))
         ir_mode.set_rgb_mode(scene, self.projector)
 
@@ -114,15 +132,13 @@ class ViewRenderer:
             return g if g.shape == (h, w) else cv2.resize(g, (w, h), interpolation=cv2.INTER_LINEAR)
 
         return IrPair(left=grey(proj_l) + grey(amb_l), right=grey(proj_r) + grey(amb_r),
-                      projector_left=grey(proj_l), projector_right=grey(proj_r), gt_left=proj_l,
-                      seconds=time.perf_counter() - t0)
+                      projector_left=grey(proj_l), projector_right=grey(proj_r),
+                      gt_left=amb_l if q.ir_gt_from_ambient else proj_l,
+                      seconds=time.perf_counter() - t0,
+                      cpu_seconds=sum(o.cpu_seconds for o in (proj_l, proj_r, amb_l, amb_r)))
 
-    def render_sample(self, seed: int, scene_id: int, view_id: int,
-                      t_world_from_ir: np.ndarray) -> tuple[dict, dict]:
-        """One sample dict (schema fields + meta) and its per-stage timings in seconds."""
-        timings: dict[str, float] = {}
-        t0 = time.perf_counter()
-        cpu0 = time.process_time()
+    def prepare_view(self, seed: int, scene_id: int, view_id: int, t_world_from_ir: np.ndarray) -> ViewSetup:
+        """Draw the view's rig and pattern and pose the cameras and the projector (no render)."""
         rngs = sample_streams(seed, scene_id, view_id)
         rig = sample_rig(rngs["rig"], self.ranges)
         ph, pw = rig.projector.size
@@ -134,26 +150,43 @@ class ViewRenderer:
         key = sample_key(scene_id, view_id)
         self.cameras.place(rig, t_world_from_ir)
         projector.configure(self.projector, rig, t_world_from_ir, pattern.image, key)
+        return ViewSetup(key, rig, rngs, cycles_seeds)
+
+    def render_sample(self, seed: int, scene_id: int, view_id: int,
+                      t_world_from_ir: np.ndarray) -> tuple[dict, dict]:
+        """One sample dict (schema fields + meta) and its per-stage timings in seconds."""
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        cpu0 = time.process_time()
+        view = self.prepare_view(seed, scene_id, view_id, t_world_from_ir)
+        key, rig, rngs, cycles_seeds = view.key, view.rig, view.rngs, view.cycles_seeds
         timings["setup"] = time.perf_counter() - t0
 
         scene, q = self.scene, self.quality
         ir_mode.set_rgb_mode(scene, self.projector)
         rgb_out = passes.render(scene, self.cameras.rgb, rig.rgb_size, q.rgb, cycles_seeds[0], self._path("rgb"))
-        timings["rgb"] = rgb_out.seconds
+        timings["rgb"], timings["cpu_rgb"] = rgb_out.seconds, rgb_out.cpu_seconds
+        gt_ir = None
         if q.gt_from_main:
             gt_rgb = rgb_out
-            timings["gt"] = 0.0
+            timings["gt"] = timings["cpu_gt"] = 0.0
         else:
+            if q.gt_unlit:
+                ir_mode.set_dark_mode(scene, self.projector)
             gt_rgb = passes.render(scene, self.cameras.rgb, rig.rgb_size, q.gt, cycles_seeds[1],
                                    self._path("gt_rgb"))
-            gt_ir = passes.render(scene, self.cameras.ir_left, rig.ir_size, q.gt, cycles_seeds[1],
-                                  self._path("gt_ir"))
-            timings["gt"] = gt_rgb.seconds + gt_ir.seconds
+            timings["gt"], timings["cpu_gt"] = gt_rgb.seconds, gt_rgb.cpu_seconds
+            if not q.ir_gt_from_ambient:
+                gt_ir = passes.render(scene, self.cameras.ir_left, rig.ir_size, q.gt, cycles_seeds[1],
+                                      self._path("gt_ir"))
+                timings["gt"] += gt_ir.seconds
+                timings["cpu_gt"] += gt_ir.cpu_seconds
 
         ir_ambient = float(self.built.ir_ambient)
-        ir = self.render_ir_pair(rig, ir_ambient, cycles_seeds[2:])
-        timings["ir_pair"] = ir.seconds
-        if q.gt_from_main:
+        ir = self.render_ir_pair(rig, ir_ambient, cycles_seeds[2:],
+                                 ambient_left_seed=cycles_seeds[1] if q.ir_gt_from_ambient else None)
+        timings["ir_pair"], timings["cpu_ir_pair"] = ir.seconds, ir.cpu_seconds
+        if gt_ir is None:
             gt_ir = ir.gt_left
 
         t1 = time.perf_counter()
