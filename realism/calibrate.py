@@ -373,7 +373,7 @@ def _command_line(ctx: click.Context) -> str:
 @click.option("--frames", "frames_glob", multiple=True,
               help="Only real frames whose folder name matches this glob (repeatable), e.g. 'cleargrasp_d435_*'.")
 @click.option("--sensor", default=None, help="Only real frames whose index.json sensor / sensor_type contains this.")
-@click.option("--minutes", type=click.FloatRange(min=0.2, max=600), default=5.0, show_default=True,
+@click.option("--minutes", type=click.FloatRange(min=0.01, max=600), default=5.0, show_default=True,
               help="Search budget in minutes (wall clock, after the base evaluation).")
 @click.option("--max-views", type=click.IntRange(min=MIN_VIEWS), default=24, show_default=True,
               help="Rendered views used (evenly spread over the dataset).")

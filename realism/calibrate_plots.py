@@ -57,10 +57,11 @@ def noise(real: dict, before: dict, after: dict, path):
                     label=f"{label} ({s['depth_noise']['planar_patches']} planar patches)")
     ax.set_xlabel("depth z (m)")
     ax.set_ylabel("plane-fit depth noise σz (mm)")
-    ax.set_yscale("log")
+    if ax.lines:
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
     ax.set_title("Depth noise against range (RANSAC planes, no GT)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
     return _save(fig, path)
 
 
@@ -69,8 +70,7 @@ def examples(ex: dict, path):
     rows = [("real", ex.get("real", [])), ("sim, base", ex.get("before", [])), ("sim, calibrated", ex.get("after", []))]
     cols = max(1, max(len(r[1]) for r in rows))
     fig, axes = plt.subplots(3, cols, figsize=(4.2 * cols, 9), squeeze=False)
-    cmap = plt.get_cmap("turbo").copy()
-    cmap.set_bad("black")
+    cmap = plt.get_cmap("turbo").with_extremes(bad="black")
     for r, (label, items) in enumerate(rows):
         for c in range(cols):
             a = axes[r, c]

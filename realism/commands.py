@@ -16,9 +16,10 @@ def _command_line(ctx: click.Context) -> str:
     parts = ["python", "cli.py", "realism", str(ctx.params["directory"])]
     for param in ctx.command.params:
         value = ctx.params.get(param.name)
-        if param.name == "directory" or value is None or value == param.default:
+        if param.name == "directory" or value is None or value == param.default or value == ():
             continue
-        parts += [param.opts[0], str(value)]
+        for v in (value if isinstance(value, tuple) else (value,)):
+            parts += [param.opts[0], str(v)]
     return " ".join(shlex.quote(p) for p in parts)
 
 
@@ -27,8 +28,12 @@ def _command_line(ctx: click.Context) -> str:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
               help="Report folder: realism.json, PNG plots and report.md are written here.")
 @click.option("--real", "real_dir", type=click.Path(path_type=Path), default=None,
-              help="Folder of real RGB-D captures: <name>.png (uint16 depth, 0 = hole) with <name>_rgb.png, "
-                   "or depth/<name>.png with rgb/<name>.png. Compared with the simulation (no GT needed).")
+              help="Folder of real RGB-D captures: per-frame folders <frame>/raw_depth.png + rgb.* (+ index.json, "
+                   "the layout of ../shared/data/real_rgbd), or <name>.png (uint16 depth, 0 = hole) with "
+                   "<name>_rgb.png, or depth/<name>.png with rgb/<name>.png. Compared with the simulation "
+                   "(no GT needed).")
+@click.option("--real-frames", "real_frames", multiple=True,
+              help="Only real frames whose name matches this glob (repeatable), e.g. 'cleargrasp_d435_*'.")
 @click.option("--real-depth-unit", type=click.FloatRange(min=0, min_open=True), default=0.001,
               show_default=True, help="Metres per unit of the real depth PNGs (0.001 = millimetres).")
 @click.option("--max-samples", type=click.IntRange(min=1), default=None,
@@ -48,7 +53,8 @@ def _command_line(ctx: click.Context) -> str:
 @click.option("--texture-std", type=click.FloatRange(min=0), default=0.02, show_default=True,
               help="Low-texture cause: local IR std (9x9 px window) below this fraction of the image's "
                    "99.5th-percentile brightness.")
-def realism(directory: Path, out_dir: Path, real_dir: Path | None, real_depth_unit: float,
+def realism(directory: Path, out_dir: Path, real_dir: Path | None, real_frames: tuple[str, ...],
+            real_depth_unit: float,
             max_samples: int | None, examples: int, wrong_rel: float, bin_width: float, max_range: float,
             z_min: float | None, z_max: float | None, texture_std: float) -> None:
     """Measure how the simulated sensor in the sensor dataset DIRECTORY fails, with the GT as
@@ -74,7 +80,8 @@ def realism(directory: Path, out_dir: Path, real_dir: Path | None, real_depth_un
     try:  # RealismError, DatasetError (lbd.errors.UserError) and a full disk become one line in cli.py
         files = build_report(directory, out_dir, real_dir, th=th, n_examples=examples,
                              max_samples=max_samples, range_overrides={"z_min_m": z_min, "z_max_m": z_max},
-                             real_depth_unit_m=real_depth_unit, progress=True, command=command)
+                             real_depth_unit_m=real_depth_unit, progress=True, command=command,
+                             real_frames=real_frames)
     except BaseException:
         if not existed:  # bad input: leave no trace (the folder we created is removed if still empty)
             try:

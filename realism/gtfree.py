@@ -26,7 +26,7 @@ resolutions are compared on the same footing. Per frame (depth in metres, 0 = ho
   differences along rows (1.4826 * MAD / sqrt(6), insensitive to the plane itself); the best plane is
   refitted by least squares on its inliers. The patch is **planar** when its inliers are at least
   ``min_inliers`` of its valid pixels and the residual spread is at most ``1.5 * s2 + noise_floor_m``
-  (a curved patch fails this). Its noise is the MAD-based std (1.4826 * MAD) of all depth residuals. The
+  (a curved patch fails this) and at most ``max_rel_noise`` of its depth (random depth is no plane). Its noise is the MAD-based std (1.4826 * MAD) of all depth residuals. The
   summary fits sigma_z = k * z^2 (stereo: k = sigma_d / (f * b)) as the median of sigma / z^2 over planar
   patches, and bins sigma against z for the plot.
 
@@ -80,6 +80,7 @@ class GtFreeParams:
     ransac_trials: int = 24
     min_inliers: float = 0.8
     noise_floor_m: float = 0.0015
+    max_rel_noise: float = 0.03
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -185,6 +186,7 @@ def plane_patches(depth_m: np.ndarray, p: GtFreeParams, rng: np.random.Generator
         sigma = MAD_TO_STD * np.nanmedian(np.abs(res - med[:, None]), axis=1)
     frac = inliers.sum(1) / np.maximum(nvalid, 1)
     planar = (frac >= p.min_inliers) & np.isfinite(sigma) & (sigma <= 1.5 * s2 + p.noise_floor_m)
+    planar &= sigma <= p.max_rel_noise * zmed
     return zmed[planar], sigma[planar]
 
 

@@ -441,7 +441,7 @@ class RealismAccumulator:
         if s.gt_rgb is not None and s.sensor_rgb is not None:
             self.rgb_samples += 1
             self.overall_rgb.add(s.gt_rgb, s.sensor_rgb, th.wrong_rel)
-            self.gt_free.add(s.sensor_rgb, s.rgb)
+            self.gt_free.add(s.sensor_rgb, s.rgb, s.key)
         self.ranges.add(s)
         hole = (s.gt > 0) & (s.sensor <= 0)
         if s.T_ir_from_projector is None:

@@ -193,3 +193,24 @@ def example_frames(examples: list[ExampleFrame], path: Path) -> Path:
     fig.legend(handles=[Patch(color=CAUSE_COLOURS[c], label=c) for c in CAUSES], loc="lower center",
                ncol=4, fontsize=8, frameon=False)
     return _save(fig, path)
+
+
+def noise_vs_range(sim: dict | None, real: dict | None, path: Path) -> Path:
+    """GT-free depth noise (RANSAC plane fits) per 0.25 m bin, sim vs real."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for stats, colour, label in ((sim, SIM_COLOUR, "sim (RGB frame)"), (real, REAL_COLOUR, "real")):
+        st = (stats or {}).get("statistics")
+        if not st:
+            continue
+        bins = [b for b in st["depth_noise"]["bins"] if b["patches"] >= 5]
+        if bins:
+            ax.plot([b["z_median_m"] for b in bins], [b["sigma_median_mm"] for b in bins], "o-", color=colour,
+                    label=f"{label}: {st['depth_noise']['planar_patches']} planar patches")
+    if ax.lines:
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+    ax.set_xlabel("depth z (m)")
+    ax.set_ylabel("plane-fit depth noise (mm)")
+    ax.set_title("Depth noise against range from plane fits (no GT)")
+    ax.grid(True, which="both", alpha=0.3)
+    return _save(fig, path)

@@ -1,7 +1,11 @@
 """GT-free statistics of RGB-D frames, for real captures and for simulated sensor depth alike.
 
 Real captures (``--real DIR``) are uint16 PNG depth maps (millimetres by default, 0 = hole) with an
-RGB image of the same view. Two layouts are read:
+RGB image of the same view. Three layouts are read:
+
+* **per-frame folders** (``../shared/data/real_rgbd``): ``DIR/<frame>/raw_depth.png`` with ``rgb.*`` and
+  ``intrinsics.txt``, optional ``DIR/index.json``; read by :mod:`lbd.real_frames` (its ``depth_scale``
+  per frame wins over ``--real-depth-unit``);
 
 * **flat**: ``DIR/<name>.png`` (depth) next to ``DIR/<name>_rgb.png`` (or ``_rgb.jpg``, ``_color.png``,
   ``_color.jpg``);
@@ -12,12 +16,15 @@ RGB-edge statistic). An RGB image of another size is resized to the depth size (
 """
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 from scipy import ndimage
+
+from realism.gtfree import summarise
 
 RGB_SUFFIXES = ("_rgb", "_color")
 IMAGE_EXTS = (".png", ".jpg", ".jpeg")
@@ -52,6 +59,9 @@ def find_real_frames(root: Path) -> list[RealFrame]:
     if not root.is_dir():
         raise ValueError(f"real capture folder {root} does not exist or is not a directory")
     frames: list[RealFrame] = []
+    if is_frame_folder_layout(root):
+        from lbd.real_frames import frame_dirs
+        return [RealFrame(p.name, p / "raw_depth.png", None) for p in frame_dirs(root)]
     if (root / "depth").is_dir():
         rgb_dirs = [d for d in (root / "rgb", root / "color") if d.is_dir()]
         for path in sorted((root / "depth").glob("*.png")):
@@ -67,6 +77,13 @@ def find_real_frames(root: Path) -> list[RealFrame]:
             f"no depth PNGs in real capture folder {root}: expected <name>.png (uint16 depth, mm) with "
             f"<name>_rgb.png, or depth/<name>.png with rgb/<name>.png")
     return frames
+
+
+def is_frame_folder_layout(root: Path) -> bool:
+    """True for the per-frame folder layout (``<frame>/raw_depth.png``, or ``raw_depth.png`` in ``root``)."""
+    root = Path(root)
+    return (root / "raw_depth.png").is_file() or (root / "index.json").is_file() or any(
+        (p / "raw_depth.png").is_file() for p in root.iterdir() if p.is_dir())
 
 
 def read_real_frame(frame: RealFrame, depth_unit_m: float = 0.001) -> tuple[np.ndarray, np.ndarray | None]:
@@ -145,9 +162,15 @@ class GtFreeStats:
     edge_holes: int = 0
     edge_hole_pixels: int = 0
     depth_counts: np.ndarray | None = None
+    frame_stats: list = field(default_factory=list)  # realism.gtfree.FrameStats per frame
+    names: list[str] = field(default_factory=list)
 
-    def add(self, depth_m: np.ndarray, rgb: np.ndarray | None) -> None:
+    def add(self, depth_m: np.ndarray, rgb: np.ndarray | None, name: str = "") -> None:
         """One frame: depth (m, 0 = hole) and the RGB image of the same view (or None)."""
+        from realism.gtfree import frame_stats
+
+        self.frame_stats.append(frame_stats(depth_m, rgb, rng=np.random.default_rng(len(self.frame_stats))))
+        self.names.append(name)
         hole = depth_m <= 0
         n = hole.size
         self.frames += 1
@@ -190,27 +213,54 @@ class GtFreeStats:
                 "enrichment": (on_edges / base) if on_edges is not None and base else None},
             "depth_histogram": {"edges_m": self.depth_edges_m.tolist(),
                                 "density_per_m": density.tolist()},
+            "statistics": summarise(self.frame_stats) if self.frame_stats else None,
+            "frame_names": self.names,
         }
 
 
 def real_statistics(root: Path, depth_edges_m: np.ndarray, edge_radius_px: int = 3,
-                    depth_unit_m: float = 0.001, progress: bool = True) -> tuple[dict, list[str]]:
+                    depth_unit_m: float = 0.001, progress: bool = True,
+                    frames_glob: tuple[str, ...] = ()) -> tuple[dict, list[str]]:
     """GT-free statistics of every readable frame in ``root`` and the list of skipped files (reasons).
 
     Raises ValueError naming ``root`` if no frame is readable.
     """
     from tqdm import tqdm
 
-    frames = find_real_frames(root)
     stats = GtFreeStats(np.asarray(depth_edges_m, np.float64), edge_radius_px)
     skipped: list[str] = []
+    if is_frame_folder_layout(root):
+        from lbd.real_frames import RealFrameError, load_frame, read_index
+        from lbd.real_frames import frame_dirs as folders
+        index = read_index(root)
+        for folder in tqdm(folders(root), desc="real frames", unit="frame", disable=not progress):
+            if frames_glob and not any(fnmatch.fnmatch(folder.name, g) for g in frames_glob):
+                continue
+            try:
+                f = load_frame(folder, depth_unit_m, entry=index.get(folder.name), root=folder.parent,
+                               require_intrinsics=False)
+            except RealFrameError as exc:
+                skipped.append(str(exc))
+                continue
+            stats.add(f.depth, f.rgb, f.name)
+        if stats.frames == 0:
+            raise ValueError(f"no readable frames in real capture folder {root}"
+                             + (f" matching {', '.join(frames_glob)}" if frames_glob else "") + ": "
+                             + "; ".join(skipped[:3]))
+        result = stats.result()
+        result["folder"] = str(root)
+        result["skipped"] = skipped
+        return result, skipped
+    frames = find_real_frames(root)
+    if frames_glob:
+        frames = [f for f in frames if any(fnmatch.fnmatch(f.name, g) for g in frames_glob)]
     for frame in tqdm(frames, desc="real frames", unit="frame", disable=not progress):
         try:
             depth, rgb = read_real_frame(frame, depth_unit_m)
         except ValueError as exc:
             skipped.append(str(exc))
             continue
-        stats.add(depth, rgb)
+        stats.add(depth, rgb, frame.name)
     if stats.frames == 0:
         raise ValueError(f"no readable frames in real capture folder {root}: " + "; ".join(skipped[:3]))
     result = stats.result()

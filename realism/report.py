@@ -239,6 +239,20 @@ def markdown(result: dict, plot_names: list[str]) -> str:
     row("hole pixels near an RGB edge", lambda d: d["holes_on_rgb_edges"]["hole_pixels_near_edge"])
     row("all pixels near an RGB edge", lambda d: d["holes_on_rgb_edges"]["all_pixels_near_edge"])
     row("edge enrichment of holes", lambda d: d["holes_on_rgb_edges"]["enrichment"])
+    ss, rs = (sim or {}).get("statistics"), (real or {}).get("statistics")
+    if ss is not None or rs is not None:
+        from realism.gtfree import summary_rows
+        lines += ["", "### More GT-free statistics (working grid: longer side <= 640 px; see realism/gtfree.py)", "",
+                  "| statistic | sim (RGB frame) | real |", "|---|---|---|"]
+        a, b = (summary_rows(ss) if ss else {}), (summary_rows(rs) if rs else {})
+        for k in (a or b):
+            lines.append(f"| {k} | {_fmt(a.get(k))} | {_fmt(b.get(k))} |")
+    dist = result["gt_free"].get("distance")
+    if dist is not None:
+        lines += ["", f"**Distance sim -> real: {dist['total']:.3f}** (sum of weighted terms, |ln ratio| each; "
+                  "1.0 = a factor e apart; `cli.py calibrate` minimises it)", "",
+                  "| term | weight | value |", "|---|---|---|"]
+        lines += [f"| {k} | {dist['weights'][k]:g} | {_fmt(v)} |" for k, v in dist["terms"].items()]
     if real is not None and real.get("skipped"):
         lines += ["", f"Skipped real files ({len(real['skipped'])}): " + "; ".join(real["skipped"][:5])]
     lines += ["", "## Figures", ""] + [f"![{p}]({p})" for p in plot_names] + [""]
@@ -252,6 +266,11 @@ def write_report(acc: RealismAccumulator, out_dir: Path, dataset: Path, real: di
     out_dir.mkdir(parents=True, exist_ok=True)
     result = {"dataset": str(dataset), "command": command} | acc.result()
     result["gt_free"]["real"] = real
+    sim_stats = (result["gt_free"]["sim"] or {}).get("statistics")
+    real_stats = (real or {}).get("statistics")
+    if sim_stats is not None and real_stats is not None:
+        from realism.gtfree import distance
+        result["gt_free"]["distance"] = distance(sim_stats, real_stats)
     fx_b_med = result["rig"]["fx_b_px_m"]["median"]
     sim = result["gt_free"]["sim"]
     written = [
@@ -265,6 +284,7 @@ def write_report(acc: RealismAccumulator, out_dir: Path, dataset: Path, real: di
     if sim is not None or real is not None:
         written.append(plots.depth_histogram(sim, real, out_dir / "depth_histogram.png"))
         written.append(plots.holes_on_edges(sim, real, out_dir / "holes_on_edges.png"))
+        written.append(plots.noise_vs_range(sim, real, out_dir / "noise_vs_range_no_gt.png"))
     names = [p.name for p in written]
     result["plots"] = names
     atomic_write_json(out_dir / "realism.json", result)
@@ -276,7 +296,7 @@ def write_report(acc: RealismAccumulator, out_dir: Path, dataset: Path, real: di
 def build_report(dataset: Path, out_dir: Path, real_dir: Path | None = None, *,
                  th: Thresholds = Thresholds(), n_examples: int = 4, max_samples: int | None = None,
                  range_overrides: dict | None = None, real_depth_unit_m: float = 0.001,
-                 progress: bool = True, command: str = "") -> ReportFiles:
+                 progress: bool = True, command: str = "", real_frames: tuple[str, ...] = ()) -> ReportFiles:
     """Analyse ``dataset`` (and the real captures in ``real_dir``) and write the report to ``out_dir``.
 
     Inputs are all checked before anything is written. Raises RealismError with a clear message.
@@ -292,7 +312,7 @@ def build_report(dataset: Path, out_dir: Path, real_dir: Path | None = None, *,
     if real_dir is not None:
         try:
             real, _ = real_statistics(real_dir, acc.gt_free.depth_edges_m, th.edge_radius_px,
-                                      real_depth_unit_m, progress)
+                                      real_depth_unit_m, progress, frames_glob=real_frames)
         except ValueError as exc:
             raise RealismError(str(exc)) from None
     return write_report(acc, out_dir, dataset, real, command)
