@@ -58,7 +58,46 @@ PP_GRID: dict[str, list] = {  # searched in this order
 }
 PP_START = {"noise_sigma_px": 0.0, "decimation": 1, "spatial_alpha": None, "spatial_holes_fill": 0,
             "edge_radius_px": 0, "edge_jump_px": 1.0, "dilation_radius_px": 0, "dilation_min_hole_px": 1,
-            "hole_filling": None}
+            "hole_filling": None, "spatial_iterations": 2, "spatial_delta_px": 0.625}  # the last two: not searched
+
+
+def pp_from_stages(stages) -> tuple[dict, list[dict]]:
+    """Search knobs from a preset's post-processing stages (the start of the search), and the stages
+    the knobs cannot express (kept as they are, after the searched ones)."""
+    c, extra = dict(PP_START), []
+    for st in stages:
+        name = st["stage"]
+        if name == "noise" and st.get("correlation_px", 0) == 0:
+            c["noise_sigma_px"] = st["disparity_sigma_px"]
+        elif name == "decimation":
+            c["decimation"] = st["magnitude"]
+        elif name == "spatial":
+            c.update(spatial_alpha=st["alpha"], spatial_holes_fill=st["holes_fill"],
+                     spatial_iterations=st["iterations"], spatial_delta_px=st["delta_px"])
+        elif name == "edge_invalidation":
+            c.update(edge_radius_px=st["radius_px"], edge_jump_px=st["jump_px"])
+        elif name == "hole_dilation":
+            c.update(dilation_radius_px=st["radius_px"], dilation_min_hole_px=st["min_hole_px"])
+        elif name == "hole_filling":
+            c["hole_filling"] = st["mode"]
+        else:
+            extra.append(dict(st))
+    return c, extra
+
+
+def grid_with(grid: dict[str, list], start: dict) -> dict[str, list]:
+    """The grid with each start value inserted where it is missing (None first, numbers in order, then names)."""
+    out = {}
+    for k, values in grid.items():
+        vals, x = list(values), start.get(k)
+        if x is not None and x not in vals:
+            if isinstance(x, str):
+                vals.append(x)
+            else:
+                nums = sorted([v for v in vals if v is not None and not isinstance(v, str)] + [x])
+                vals = [v for v in vals if v is None] + nums + [v for v in vals if isinstance(v, str)]
+        out[k] = vals
+    return out
 
 
 class CalibrationError(UserError, ValueError):
@@ -73,8 +112,8 @@ def pp_stages(c: dict) -> list[dict]:
     if c["decimation"] > 1:
         st.append({"stage": "decimation", "magnitude": c["decimation"]})
     if c["spatial_alpha"] is not None or c["spatial_holes_fill"] > 0:
-        st.append({"stage": "spatial", "iterations": 2, "alpha": c["spatial_alpha"] or 1.0, "delta_px": 0.625,
-                   "holes_fill": c["spatial_holes_fill"]})
+        st.append({"stage": "spatial", "iterations": c.get("spatial_iterations", 2), "alpha": c["spatial_alpha"] or 1.0,
+                   "delta_px": c.get("spatial_delta_px", 0.625), "holes_fill": c["spatial_holes_fill"]})
     if c["edge_radius_px"] > 0:
         st.append({"stage": "edge_invalidation", "jump_px": c["edge_jump_px"], "radius_px": c["edge_radius_px"]})
     if c["dilation_radius_px"] > 0:
@@ -82,7 +121,7 @@ def pp_stages(c: dict) -> list[dict]:
                    "min_hole_px": c["dilation_min_hole_px"]})
     if c["hole_filling"]:
         st.append({"stage": "hole_filling", "mode": c["hole_filling"]})
-    return st
+    return st + [dict(x) for x in c.get("_extra", ())]
 
 
 # ---------------------------------------------------------------- inputs
@@ -161,20 +200,21 @@ class Simulator:
         from sgm.presets import load_preset
         return load_preset(self.base, dict(matcher, postprocess=tuple(pp_stages(pp))))
 
-    def disparities(self, matcher: dict) -> list[np.ndarray]:
+    def disparities(self, params) -> list[np.ndarray]:
+        """SGM disparities of every view for the matcher knobs of ``params`` (one setting cached)."""
         import sgm
         from sgm.dataset import max_disparity_for
         from sgm.inputs import ConstantImageError
 
-        key = tuple(sorted(matcher.items()))
+        bare = dataclasses.replace(params, postprocess=(), name="-", description="-")
+        key = json.dumps(dataclasses.asdict(bare), sort_keys=True, default=str)
         if key not in self.cache:
             t = time.time()
-            params = self.params(matcher, PP_START)
             out = []
             for v in self.views:
-                D = max_disparity_for(v["meta"], params, v["ir_left"].shape[1])
+                D = max_disparity_for(v["meta"], bare, v["ir_left"].shape[1])
                 try:
-                    out.append(sgm.match(v["ir_left"], v["ir_right"], max_disparity=D, preset=params,
+                    out.append(sgm.match(v["ir_left"], v["ir_right"], max_disparity=D, preset=bare,
                                          backend=self.backend))
                 except ConstantImageError:
                     out.append(np.zeros(v["ir_left"].shape, np.float32))
@@ -183,17 +223,16 @@ class Simulator:
             self.sgm_views += len(self.views)
         return self.cache[key]
 
-    def depths(self, matcher: dict, pp: dict) -> list[np.ndarray]:
-        """RGB-frame sensor depth (m) of every view."""
+    def depths(self, params) -> list[np.ndarray]:
+        """RGB-frame sensor depth (m) of every view, as `cli.py sgm --preset` makes it (sgm/dataset.py)."""
         import torch
 
         from sgm.filters import quantise
         from sgm.postprocess import apply_postprocess
         from sgm.register import sensor_fields
 
-        params = self.params(matcher, pp)
         out = []
-        for v, d in zip(self.views, self.disparities(matcher)):
+        for v, d in zip(self.views, self.disparities(params)):
             if params.postprocess:
                 d = apply_postprocess(d, params.postprocess, key=v["__key__"])
                 if params.subpixel_levels > 0:
@@ -202,12 +241,12 @@ class Simulator:
             out.append(f["sensor_depth"].astype(np.float32) * np.float32(params.depth_unit_m))
         return out
 
-    def summary(self, matcher: dict, pp: dict) -> dict:
+    def summary(self, params) -> dict:
         from realism.gtfree import frame_stats, summarise
 
         self.evals += 1
         stats = [frame_stats(z, v["rgb"], self.gp, np.random.default_rng(i))
-                 for i, (z, v) in enumerate(zip(self.depths(matcher, pp), self.views))]
+                 for i, (z, v) in enumerate(zip(self.depths(params), self.views))]
         return summarise(stats, self.gp)
 
 
@@ -222,22 +261,27 @@ def search(sim: Simulator, real: dict, base_matcher: dict, minutes: float, log, 
     from realism.gtfree import distance
 
     deadline = time.time() + 60.0 * minutes
-    matcher, pp = dict(base_matcher), dict(PP_START)
-    before_summary = sim.summary(matcher, pp)
+    matcher = dict(base_matcher)
+    pp, extra = pp_from_stages(sim.base.postprocess)
+    pp["_extra"] = tuple(extra)
+    pp_grid = grid_with(PP_GRID, pp)
+    matcher_grid = grid_with(MATCHER_GRID, matcher)
+    before_summary = sim.summary(sim.base)  # the base preset exactly as `sgm --preset` runs it
     best = distance(before_summary, real, weights)
     first = {"summary": before_summary, "distance": best}
-    history = [{"knob": "start", "value": None, "total": best["total"], "accepted": True}]
-    best_summary = before_summary
+    history = [{"knob": "base preset", "value": sim.base.name, "total": best["total"], "accepted": True}]
+    best_summary, best_params = before_summary, sim.base
     t_pp = None
 
     def attempt(m: dict, p: dict, knob: str, value) -> bool:
-        nonlocal best, best_summary
-        s = sim.summary(m, p)
+        nonlocal best, best_summary, best_params
+        params = sim.params(m, p)
+        s = sim.summary(params)
         d = distance(s, real, weights)
         ok = d["total"] < best["total"] - 1e-6
         history.append({"knob": knob, "value": value, "total": d["total"], "accepted": ok})
         if ok:
-            best, best_summary = d, s
+            best, best_summary, best_params = d, s, params
             log(f"  {knob} = {value}: distance {d['total']:.3f}")
         return ok
 
@@ -248,7 +292,7 @@ def search(sim: Simulator, real: dict, base_matcher: dict, minutes: float, log, 
     while time.time() < deadline:
         rounds += 1
         improved = False
-        for knob, values in PP_GRID.items():
+        for knob, values in pp_grid.items():
             i = values.index(pp[knob])
             for step in (1, -1):  # scan outwards from the current value while the distance falls
                 moved = False
@@ -264,9 +308,11 @@ def search(sim: Simulator, real: dict, base_matcher: dict, minutes: float, log, 
                     j += step
                 if moved:
                     break
-        for knob, values in MATCHER_GRID.items():
+        for knob, values in matcher_grid.items():
             cur = matcher[knob]
-            i = values.index(cur) if cur in values else min(range(len(values)), key=lambda j: abs(values[j] - cur))
+            if cur not in values:  # e.g. a check that is off (None) in the base preset: not searched
+                continue
+            i = values.index(cur)
             for j in (i + 1, i - 1):
                 if not 0 <= j < len(values) or values[j] == cur:
                     continue
@@ -278,8 +324,9 @@ def search(sim: Simulator, real: dict, base_matcher: dict, minutes: float, log, 
                     break
         if not improved:
             break
-    sim.disparities(matcher)
-    return {"matcher": matcher, "pp": pp, "before": first, "after": {"summary": best_summary, "distance": best},
+    pp.pop("_extra", None)
+    return {"matcher": matcher, "pp": pp, "params": best_params, "before": first,
+            "after": {"summary": best_summary, "distance": best},
             "history": history, "rounds": rounds, "evaluations": sim.evals}
 
 
@@ -296,8 +343,7 @@ def preset_document(params, result: dict, meta: dict) -> dict:
                              f"real frames in {meta['real_dir']}")
     b, a = result["before"]["distance"], result["after"]["distance"]
     values["_calibration"] = dict(meta, distance_before=b["total"], distance_after=a["total"],
-                                  terms_before=b["terms"], terms_after=a["terms"],
-                                  changed_matcher_knobs=result["matcher"], postprocess_search=result["pp"])
+                                  terms_before=b["terms"], terms_after=a["terms"], matcher_knobs=result["matcher"])
     return values
 
 
@@ -321,7 +367,8 @@ def write_report(report_dir: Path, real: dict, result: dict, meta: dict, example
              P.noise(real, before["summary"], after["summary"], report_dir / "noise_vs_range.png"),
              P.examples(examples, report_dir / "examples.png")]
     doc = {"meta": meta, "real": real, "before": before, "after": after, "history": result["history"],
-           "matcher": result["matcher"], "postprocess_search": result["pp"], "plots": [p.name for p in plots]}
+           "matcher": result["matcher"], "postprocess": list(result["params"].postprocess),
+           "plots": [p.name for p in plots]}
     atomic_write_json(report_dir / "calibration.json", doc)
     rb, ra, rr = summary_rows(before["summary"]), summary_rows(after["summary"]), summary_rows(real)
     b, a = before["distance"], after["distance"]
@@ -340,7 +387,11 @@ def write_report(report_dir: Path, real: dict, result: dict, meta: dict, example
     for k in rr:
         lines.append(f"| {k} | {_fmt(rr[k])} | {_fmt(rb[k])} | {_fmt(ra[k])} |")
     lines += ["", "## Fitted knobs", "", f"- matcher: `{json.dumps(result['matcher'])}`",
-              f"- post-processing: `{json.dumps(pp_stages(result['pp']))}`", "", "## Figures", ""]
+              f"- post-processing: `{json.dumps(list(result['params'].postprocess))}`", "",
+              "Caveat: the depth-noise term compares metric noise at equal range; when the rendered rig's f*b "
+              f"(here {meta.get('sim_fx_b', '?')} px*m) differs from the camera's, the fitted disparity noise "
+              "compensates for it. Hole statistics follow scene content as well as the camera: render scenes "
+              "like the ones the camera sees.", "", "## Figures", ""]
     lines += [f"![{p.name}]({p.name})" for p in plots] + [""]
     md = report_dir / "report.md"
     atomic_write_bytes(md, "\n".join(lines).encode())
@@ -423,16 +474,18 @@ def calibrate(real_dir: Path, raw_dir: Path, out_path: Path, base: str, frames_g
 
     log(f"searching for {minutes:g} min over {len(views)} views ...")
     result = search(sim, real, base_matcher, minutes, log)
-    best_params = sim.params(result["matcher"], result["pp"])
+    best_params = result["params"]
     meta = {"command": command, "base": base_params.name, "real_dir": str(real_dir), "raw_dir": str(raw_dir),
             "real_frames": len(frames), "frame_names": [f.name for f in frames],
             "frame_size_wh": [int(frames[0].depth.shape[1]), int(frames[0].depth.shape[0])],
             "views": len(views), "minutes": minutes, "gtfree_params": gp.to_dict(),
+            "sim_fx_b": round(float(np.median([np.asarray(v["meta"]["K_ir"])[0][0] * v["meta"]["baseline_m"]
+                                               for v in views])), 2),
             "seconds": time.time() - t_start}
     doc = preset_document(dataclasses.replace(best_params, name=out_path.stem), result, meta)
     examples = {"real": [(f.name, f.depth) for f in frames[:2]],
-                "before": [(v["__key__"], z) for v, z in zip(views[:2], sim.depths(base_matcher, PP_START)[:2])],
-                "after": [(v["__key__"], z) for v, z in zip(views[:2], sim.depths(result["matcher"], result["pp"])[:2])]}
+                "before": [(v["__key__"], z) for v, z in zip(views[:2], sim.depths(base_params)[:2])],
+                "after": [(v["__key__"], z) for v, z in zip(views[:2], sim.depths(best_params)[:2])]}
     from synth.shards import atomic_write_bytes
     atomic_write_bytes(out_path, (json.dumps(doc, indent=2) + "\n").encode())
     files = write_report(report_dir, real, result, meta, examples)

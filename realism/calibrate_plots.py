@@ -57,8 +57,9 @@ def noise(real: dict, before: dict, after: dict, path):
                     label=f"{label} ({s['depth_noise']['planar_patches']} planar patches)")
     ax.set_xlabel("depth z (m)")
     ax.set_ylabel("plane-fit depth noise σz (mm)")
-    if ax.lines:
+    if ax.lines and all((np.asarray(line.get_ydata()) > 0).all() for line in ax.lines):
         ax.set_yscale("log")
+    if ax.lines:
         ax.legend(fontsize=8)
     ax.set_title("Depth noise against range (RANSAC planes, no GT)")
     ax.grid(True, which="both", alpha=0.3)

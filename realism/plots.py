@@ -206,8 +206,9 @@ def noise_vs_range(sim: dict | None, real: dict | None, path: Path) -> Path:
         if bins:
             ax.plot([b["z_median_m"] for b in bins], [b["sigma_median_mm"] for b in bins], "o-", color=colour,
                     label=f"{label}: {st['depth_noise']['planar_patches']} planar patches")
-    if ax.lines:
+    if ax.lines and all((np.asarray(line.get_ydata()) > 0).all() for line in ax.lines):
         ax.set_yscale("log")
+    if ax.lines:
         ax.legend(fontsize=8)
     ax.set_xlabel("depth z (m)")
     ax.set_ylabel("plane-fit depth noise (mm)")

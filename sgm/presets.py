@@ -130,7 +130,7 @@ def read_preset_file(path: str | Path) -> dict[str, Any]:
         table = _load_file()
         if not isinstance(base, str) or base.startswith("_") or base not in table:
             raise ValueError(f"preset file {path}: unknown base preset {base!r}; known: {', '.join(preset_names())}")
-        values = dict(table[base], **values)
+        values = dict({k: v for k, v in table[base].items() if not k.startswith("_")}, **values)
     values.setdefault("name", path.stem)
     values.setdefault("description", f"from {path.name}")
     return values
@@ -154,7 +154,8 @@ def load_preset(preset: str | SGMParams, overrides: Mapping[str, Any] | None = N
             raise ValueError(f"unknown SGM preset {preset!r}; known presets: {', '.join(preset_names())} "
                              f"(or a preset JSON file)")
         else:
-            values = dict(table[preset], name=preset)
+            values = {k: v for k, v in table[preset].items() if not k.startswith("_")}  # "_..." = notes
+            values["name"] = preset
     if overrides:
         unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(SGMParams)})
         if unknown:
