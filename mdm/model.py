@@ -54,7 +54,7 @@ class MDMConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "MDMConfig":
+    def from_dict(cls, d: dict) -> MDMConfig:
         d = dict(d)
         d.setdefault("gate", "sigmoid")  # checkpoints written before the linear gate used the sigmoid one
         d.setdefault("bound", 0.0)  # ... and had no bound (0 = none)

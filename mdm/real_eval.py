@@ -34,8 +34,8 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from lbd.errors import UserError, check_writable_dir
+from lbd.real_frames import RealFrame, downscale_frame, load_real_frames
 from mdm.baselines import BASELINES
-from mdm.real_frames import RealFrame, downscale_frame, load_real_frames
 from mdm.visualize import colorize, depth_range, rgb_to_bgr, sheet
 
 REAL_PROTOCOLS = ("real_blocks", "real_holes")

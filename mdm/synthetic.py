@@ -75,7 +75,7 @@ def render_scene(size: tuple[int, int], rng: np.random.Generator) -> dict:
     t, ids, ax, sg = t_room, surf_id, axis, normal_sign
     n_boxes = int(rng.integers(3, 8))
     boxes = []
-    for b in range(n_boxes):
+    for _ in range(n_boxes):
         sx, sz, sy = rng.uniform(0.2, 1.2), rng.uniform(0.2, 1.2), rng.uniform(0.2, 1.6)
         cx, cz = rng.uniform(-left + sx / 2, right - sx / 2), rng.uniform(1.0, back - sz / 2)
         blo, bhi = np.array([cx - sx / 2, cam_h - sy, cz - sz / 2]), np.array([cx + sx / 2, cam_h, cz + sz / 2])

@@ -18,8 +18,7 @@ from tqdm import tqdm
 
 from lbd.errors import OutputError, UsageError, UserError, check_writable_dir, os_error_message
 from mdm.augment import NO_AUGMENT, AugmentConfig
-from mdm.checkpoint import (CheckpointError, load_checkpoint, load_dinov2, model_from_checkpoint,
-                            save_checkpoint)
+from mdm.checkpoint import CheckpointError, load_checkpoint, load_dinov2, model_from_checkpoint, save_checkpoint
 from mdm.data import ShardStream, make_loader, worker_skips
 from mdm.model import MDM, build_model, model_config
 

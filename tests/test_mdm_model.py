@@ -13,8 +13,6 @@ from mdm.synthetic import render_scene
 from mdm.train import l1_loss
 
 
-
-
 def test_masking_rule_forced_and_ratio():
     rng = np.random.default_rng(0)
     valid = np.ones((14 * 12, 14 * 16), bool)

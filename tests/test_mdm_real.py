@@ -11,12 +11,12 @@ import torch
 from click.testing import CliRunner
 
 from cli import cli
+from lbd.real_frames import RealFrameError, load_frame, load_real_frames
 from mdm.baselines import harmonic_fill
 from mdm.checkpoint import save_checkpoint
 from mdm.evaluate import model_predict
 from mdm.model import build_model, model_config
 from mdm.real_eval import BLOCK_AREA, evaluate_real, hidden_blocks, hole_components, transplant_holes
-from mdm.real_frames import RealFrameError, load_frame, load_real_frames
 from mdm.synthetic import render_scene
 
 K_TEXT = "50 0 32\n0 50 24\n0 0 1\n"

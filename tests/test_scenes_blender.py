@@ -20,6 +20,7 @@ from synth.blender.ir_switch import GROUP_NAME, set_ir_switch
 from synth.blender.thumbnail import render_thumbnail
 from synth.blender.viewpoints import camera_rotation, opencv_to_blender, sample_viewpoints
 
+
 def _base_color_mix(mat):
     p = mat.node_tree.nodes[PRINCIPLED]
     link = p.inputs["Base Color"].links[0]

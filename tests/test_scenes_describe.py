@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from scenes import (GROUPS, MATERIAL_CLASSES, ROOM_TYPES, Scene, SceneGenerationError, check_scene, generate,
-                    load_scene)
+from scenes import GROUPS, MATERIAL_CLASSES, ROOM_TYPES, Scene, SceneGenerationError, check_scene, generate, load_scene
 from scenes.batch import SceneRequest, describe_many, summarise
 from scenes.commands import scenes as scenes_cmd
 from scenes.lighting import kelvin_to_rgb
@@ -29,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_same_id_and_seed_give_identical_json_bytes_even_in_a_fresh_process():
     text = generate(11, 3).to_json()
     assert text == generate(11, 3).to_json()
-    code = ("import hashlib, sys; sys.path.insert(0, %r); from scenes import generate; "
-            "print(hashlib.sha256(generate(11, 3).to_json().encode()).hexdigest())") % str(ROOT)
+    code = (f"import hashlib, sys; sys.path.insert(0, {str(ROOT)!r}); from scenes import generate; "
+            "print(hashlib.sha256(generate(11, 3).to_json().encode()).hexdigest())")
     env = dict(os.environ, PYTHONHASHSEED="12345")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == hashlib.sha256(text.encode()).hexdigest()
