@@ -17,8 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def demo_stages(out: Path, scenes: int, samples: int, steps: int, device: str) -> list[tuple[str, list[str]]]:
-    """(name, argv) of every stage; paths inside ``out``."""
+    """(name, argv) of every stage; paths inside ``out``. The model is evaluated on views of other scenes
+    (another seed) than it trained on."""
     raw, sensor, run, ev = out / "raw", out / "sensor", out / "run", out / "eval"
+    test_raw, test = out / "test_raw", out / "test_sensor"
     return [
         ("scenes", ["scenes", "--scenes", str(scenes), "--out", str(out / "scenes"), "--thumbnails"]),
         ("render", ["render", "--scenes", str(scenes), "--samples", str(samples), "--out", str(raw),
@@ -29,9 +31,11 @@ def demo_stages(out: Path, scenes: int, samples: int, steps: int, device: str) -
                      "--ply", str(out / "ply")]),
         ("realism", ["realism", str(sensor), "--out", str(out / "realism")]),
         ("train", ["train", "--data", str(sensor), "--out", str(run), "--model", "tiny", "--steps", str(steps),
-                   "--lr-encoder", "3e-4", "--lr-decoder", "3e-4", "--threads", "1",
-                   "--device", device]),
-        ("eval", ["eval", "--ckpt", str(run / "last.pt"), "--data", str(sensor), "--out", str(ev),
+                   "--threads", "1", "--device", device]),
+        ("render unseen", ["render", "--scenes", "2", "--samples", "4", "--seed", "1001", "--out", str(test_raw),
+                           "--quality", "preview", "--scale", "0.5", "--device", device]),
+        ("sgm unseen", ["sgm", "--in", str(test_raw), "--out", str(test), "--preset", "d435"]),
+        ("eval", ["eval", "--ckpt", str(run / "last.pt"), "--data", str(test), "--out", str(ev),
                   "--device", device]),
     ]
 
@@ -45,7 +49,7 @@ def demo_stages(out: Path, scenes: int, samples: int, steps: int, device: str) -
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda (render and train).")
 def demo(out: Path, scenes: int, samples: int, steps: int, device: str) -> None:
     """Render a few samples, run SGM, verify, preview, measure realism, train a tiny model for a few
-    steps and evaluate it; every stage's command is printed so it can be rerun by hand. Resumable:
+    steps and evaluate it on views of scenes it did not see (another seed); every stage's command is printed so it can be rerun by hand. Resumable:
     stages that finished are skipped by the commands themselves on a rerun."""
     out.mkdir(parents=True, exist_ok=True)
     timings = []
@@ -58,6 +62,6 @@ def demo(out: Path, scenes: int, samples: int, steps: int, device: str) -> None:
         timings.append((name, time.perf_counter() - t0))
     click.secho("\n== demo finished", bold=True)
     for name, sec in timings:
-        click.echo(f"{name:>8}: {sec:7.1f} s")
-    click.echo(f"   total: {sum(s for _, s in timings):7.1f} s\nlook at: {out / 'contact_sheet.png'}, "
+        click.echo(f"{name:>13}: {sec:7.1f} s")
+    click.echo(f"        total: {sum(s for _, s in timings):7.1f} s\nlook at: {out / 'contact_sheet.png'}, "
                f"{out / 'scenes'}, {out / 'realism' / 'report.md'}, {out / 'eval' / 'metrics.md'}")
