@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from synth import camera_response, noise
-from synth.render import (LockError, OutputLock, RenderInputError, Unit, parse_count, plan_units,
-                          views_per_scene)
+from synth.render import LockError, OutputLock, RenderInputError, Unit, parse_count, plan_units, views_per_scene
 from synth.rig import RigRanges, sample_rig
 
 

@@ -65,7 +65,7 @@ class RigCameras:
     rgb: bpy.types.Object
 
     @classmethod
-    def create(cls) -> "RigCameras":
+    def create(cls) -> RigCameras:
         return cls(make_camera("LBD_IR_left"), make_camera("LBD_IR_right"), make_camera("LBD_RGB"))
 
     def place(self, rig: Rig, t_world_from_ir: np.ndarray) -> None:
