@@ -18,7 +18,7 @@ With two or more qualities the same scenes and views are compared with the first
   ``--reference`` settings (default ``paper_ref``: the paper preset before issue 17), developed with the
   sample's own camera response (auto-exposure, white balance). Target: not lower than before;
 * IR: dot contrast of the left IR frame (std of the 2-px high-pass over the mean, %, GT-valid pixels),
-  and SGM (``--sgm`` preset, default d435; ``sgm.match`` with the search range of `cli.py sgm`) density (% of GT-valid pixels with a
+  and SGM (``--sgm`` preset, default d435, as `cli.py sgm` runs it: sgm.dataset.sensor_sample) density (% of GT-valid pixels with a
   disparity) and bad-1 (% of those off by more than 1 px from the GT disparity). Target: within 1
   point of before (per view the Monte-Carlo noise alone moves them by up to ~1 point: compare means).
 
@@ -133,18 +133,15 @@ def dot_contrast(ir: np.ndarray, valid: np.ndarray) -> float:
 
 
 def image_metrics(sample: dict, rgb_ref: np.ndarray | None, sgm_params) -> dict:
-    import sgm
-    from sgm.dataset import max_disparity_for
-
     gt = sample["disparity"]
     valid = gt > 0
     out = {"dot_contrast": dot_contrast(sample["ir_left"], valid)}
     if rgb_ref is not None:
         out |= {"rgb_psnr": psnr(sample["rgb"], rgb_ref), "rgb_ssim": ssim(sample["rgb"], rgb_ref)}
     if sgm_params is not None:
-        left, right = sample["ir_left"], sample["ir_right"]
-        d = sgm.match(left, right, max_disparity=max_disparity_for(sample["meta"], sgm_params, left.shape[1]),
-                      preset=sgm_params, backend="torch", device="cpu")
+        from sgm.dataset import sensor_sample  # what `cli.py sgm` writes
+
+        d = sensor_sample(sample, sgm_params, "torch", "cpu")["sensor_disparity"]
         hit = valid & (d > 0)
         out["sgm_density"] = 100.0 * hit.sum() / max(valid.sum(), 1)
         out["sgm_bad1"] = 100.0 * (np.abs(d[hit] - gt[hit]) > 1.0).mean() if hit.any() else float("nan")
@@ -215,12 +212,13 @@ def compare(results: list[dict], dirs: dict[str, Path], args, tmp: Path) -> dict
     from sgm.presets import load_preset
     from synth.shards import open_dataset
 
-    ref_path = tmp / "rgb_ref.npz"
-    t0 = time.perf_counter()
-    subprocess.run([sys.executable, str(Path(__file__).resolve()), "--rgb-reference", str(dirs[results[0]["quality"]]),
-                    "--reference", args.reference, "--scale", str(args.scale), "--seed", str(args.seed),
-                    "--ref-out", str(ref_path)], cwd=ROOT, check=True)
-    print(f"\nRGB reference ({args.reference}) rendered in {time.perf_counter() - t0:.0f} s")
+    ref_path = tmp / f"rgb_ref_{args.reference}.npz"
+    if not (args.reuse and ref_path.exists()):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, str(Path(__file__).resolve()), "--rgb-reference",
+                        str(dirs[results[0]["quality"]]), "--reference", args.reference, "--scale", str(args.scale),
+                        "--seed", str(args.seed), "--ref-out", str(ref_path)], cwd=ROOT, check=True)
+        print(f"\nRGB reference ({args.reference}) rendered in {time.perf_counter() - t0:.0f} s")
     refs = dict(np.load(ref_path))
     sgm_params = load_preset(args.sgm) if args.sgm != "none" else None
     base_q = results[0]["quality"]
@@ -275,7 +273,9 @@ def main() -> None:
     ap.add_argument("--sgm", default="d435", help="SGM preset for the IR comparison ('none' = skip SGM)")
     ap.add_argument("--no-compare", action="store_true", help="speed only")
     ap.add_argument("--json", type=Path, help="write every figure to this JSON file")
-    ap.add_argument("--keep", type=Path, help="keep the rendered datasets under this directory")
+    ap.add_argument("--keep", type=Path, help="keep the rendered datasets (and the RGB reference) here")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --keep: reuse the datasets, timings and RGB reference a previous run kept there")
     ap.add_argument("--rgb-reference", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--ref-out", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -291,7 +291,12 @@ def main() -> None:
         dirs, results = {}, []
         for q in qualities:
             dirs[q] = tmp / q
-            results.append(run_quality(q, args, dirs[q]))
+            saved = tmp / f"{q}.run.json"
+            if args.reuse and saved.exists():
+                results.append(json.loads(saved.read_text()))
+            else:
+                results.append(run_quality(q, args, dirs[q]))
+                saved.write_text(json.dumps(results[-1]))
             r = results[-1]
             print(f"{q}: {r['cpu_s']:.1f} CPU-s, {r['wall_s']:.1f} s wall per sample", flush=True)
         print_speed(results)

@@ -1,7 +1,7 @@
 """Quality presets of the renderer (pure Python) and their measured cost.
 
 Each preset gives Cycles settings for the three kinds of render in a sample:
-* ``rgb``: the RGB frame (denoised with OpenImageDenoise, adaptive sampling),
+* ``rgb``: the RGB frame (denoised with OpenImageDenoise),
 * ``ir``: the projector part of each IR frame (the projector is the only light; NO denoiser, it
   smears the dots; few samples and bounces, no diffuse interreflection of the dots, but enough
   glossy and transmission bounces for mirrors and glass),
@@ -9,8 +9,29 @@ Each preset gives Cycles settings for the three kinds of render in a sample:
   projector off): no dots, so it is denoised like the RGB frame,
 * ``gt``: the ground-truth pass render (1 sample, 0 bounces, box filter 0.01 px: exact first hit at
   the pixel centre, no antialiasing).
-``SECONDS_PER_SAMPLE`` is measured by ``benchmarks/render_speed.py`` on a 2-core CPU at full
-resolution; the farm planner estimates CPU-hours from it.
+``CPU_SECONDS_PER_SAMPLE`` / ``SECONDS_PER_SAMPLE`` are measured on the shared 2-core CPU machine at full
+resolution with the user's command (see the comment at the figures); the dry run estimates from them.
+
+What was measured for issue 17 (default preset, full resolution, CPU seconds per render; see
+benchmarks/render_speed.py for the before/after comparison on the same views):
+* per render call, Cycles' fixed cost with persistent data is ~0.01-0.02 s (an 8x8 render), so
+  rendering both IR cameras in one multi-view call has nothing to amortise; not used;
+* light groups (projector and ambient as two passes of one render): with the light tree off the
+  projector is picked for 1 of N light samples and its dots come out ~11 dB noisier (PSNR against a
+  128-spp render); with the light tree on the dots are fine but the ambient pass is full of fireflies
+  and the render costs more than the two separate ones; not used;
+* Depth/Index passes do not depend on light: the GT render of the RGB camera runs unlit (~40 %
+  cheaper, bit-identical), and the point-sampled left ambient IR render, seeded like the GT render,
+  IS the IR GT (one render fewer, bit-identical);
+* RGB: the former 8 spp at max 4 / diffuse 1 bounces was ~14 dB (PSNR, common exposure) off the paper
+  reference from the shallow paths alone; the paper's depths cost little (paths end early), and with
+  blue-noise sampling 2 spp + OIDN BALANCED beat it in PSNR on every view at a third of the CPU;
+  OIDN HIGH gives the same output as BALANCED on this CPU, the ACCURATE prefilter costs more than
+  3 extra samples, the light tree +40 % for no gain with a room's few lights, adaptive sampling does
+  nothing below ~8 spp; spatial-split BVH and the thread count (1, 2, 4): no CPU-time gain measured;
+  reading back the render EXRs costs <= 0.1 s per render. What is left per default sample: RGB ~35 %,
+  IR projector parts ~40 %, IR ambient parts ~20 %, unlit GT ~5 %, the rest (pattern, sensor model,
+  encode, process start) ~2 CPU-s.
 """
 from __future__ import annotations
 
@@ -29,6 +50,7 @@ class PassSettings:
     transparent_bounces: int
     denoise: bool = False
     adaptive_threshold: float = 0.0  # 0 = adaptive sampling off
+    adaptive_min_samples: int = 0  # with adaptive sampling: samples before the first convergence test (0 = auto)
     filter_type: str = "BLACKMAN_HARRIS"
     filter_width_px: float = 1.5
     clamp_indirect: float = 10.0
@@ -118,13 +140,13 @@ PRESETS: dict[str, Quality] = {
         gt_from_main=True,
         ambient_scale=0.5,
     ),
-    # training data (issue 17): antialiased RGB at 3 spp with the paper's path depths, blue-noise
-    # sampling and OIDN (closer to the paper reference than the former 8 spp at shallow depth); IR
-    # projector part 4 spp (no denoiser); IR ambient part 1 spp + OIDN, point-sampled so that the
-    # left one doubles as the IR GT; GT render of the RGB camera with the lights off
+    # training data (issue 17): antialiased RGB at 2 spp with the paper's path depths, blue-noise
+    # sampling and OIDN (closer to the paper reference than the former 8 spp at shallow depth, at a
+    # third of its cost); IR projector part 4 spp (no denoiser); IR ambient part 1 spp + OIDN,
+    # point-sampled so that the left one doubles as the IR GT; GT render of the RGB camera unlit
     "default": Quality(
         "default",
-        rgb=PassSettings(samples=3, **PAPER_BOUNCES, denoise=True, denoise_quality="BALANCED",
+        rgb=PassSettings(samples=2, **PAPER_BOUNCES, denoise=True, denoise_quality="BALANCED",
                          sampling_pattern="BLUE_NOISE"),
         ir=PassSettings(samples=4, max_bounces=4, diffuse_bounces=0, glossy_bounces=2,
                         transmission_bounces=4, transparent_bounces=4, **PIXEL_BOX),
@@ -206,9 +228,3 @@ def with_samples(q: Quality, rgb: int | None = None, ir: int | None = None,
     return replace(q, rgb=replace(q.rgb, samples=rgb or q.rgb.samples),
                    ir=replace(q.ir, samples=ir or q.ir.samples),
                    ir_ambient=replace(q.ir_ambient, samples=ir_ambient or q.ir_ambient.samples))
-
-# TEMP candidates (issue 17 exploration; to be removed)
-REFERENCE_PRESETS["default_s2"] = replace(PRESETS["default"], name="default_s2",
-                                          rgb=replace(PRESETS["default"].rgb, samples=2))
-REFERENCE_PRESETS["default_s4"] = replace(PRESETS["default"], name="default_s4",
-                                          rgb=replace(PRESETS["default"].rgb, samples=4))

@@ -63,7 +63,7 @@ def apply(scene: bpy.types.Scene, s: PassSettings, seed: int) -> None:
     c.use_adaptive_sampling = s.adaptive_threshold > 0
     if s.adaptive_threshold > 0:
         c.adaptive_threshold = s.adaptive_threshold
-        c.adaptive_min_samples = 0
+        c.adaptive_min_samples = s.adaptive_min_samples
     c.max_bounces = s.max_bounces
     c.diffuse_bounces = s.diffuse_bounces
     c.glossy_bounces = s.glossy_bounces
