@@ -21,12 +21,12 @@ OBJ's ``.mtl`` and textures).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lbd.errors import UsageError
+from lbd.files import sha256_file
 
 SCENE_FILE_EXTS = (".blend", ".glb", ".gltf", ".obj", ".fbx")
 JSON_EXT = ".json"
@@ -81,14 +81,6 @@ class SceneSource:
 def content_scene_id(sha256: str) -> int:
     """Stable scene id of a file from its SHA-256 (hex)."""
     return FILE_ID_BASE + int(sha256[:15], 16) % FILE_ID_SPAN
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _check_content(path: Path, ext: str) -> None:
@@ -181,7 +173,7 @@ def collect_sources(paths) -> list[SceneSource]:
             _check_json(rp)
         else:
             _check_content(rp, ext)
-        sha = file_sha256(rp)
+        sha = sha256_file(rp)
         if sha in seen:
             what = "is given twice" if seen[sha] == rp else f"has the same content as {seen[sha]}"
             raise SceneSourceError(f"clashing scene sources: {rp} {what}; every scene must be a different file")

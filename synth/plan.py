@@ -313,9 +313,9 @@ class RenderConfig:
 def _sha256_or_none(path: str | None) -> str | None:
     if not path:
         return None
-    from scenes.sources import file_sha256
+    from lbd.files import sha256_file
     try:
-        return file_sha256(Path(path))
+        return sha256_file(Path(path))
     except OSError:
         return None
 

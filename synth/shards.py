@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lbd.errors import UserError
+from lbd.files import sha256_file
 from synth import schema
 from synth.version import code_version
 
@@ -96,14 +97,6 @@ def read_json(path: Path, what: str = "file"):
         raise DatasetError(f"{what} {path} does not exist") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DatasetError(f"{what} {path} is unreadable or not valid JSON ({exc})") from None
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------- names and layout

@@ -9,9 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
+from lbd.files import sha256_file
 from sgm.synthetic import StereoScene, raw_sample, shifted_pair
 from synth import schema
-from synth.shards import ShardWriter, init_dataset, open_dataset, sha256_file
+from synth.shards import ShardWriter, init_dataset, open_dataset
 
 SCENE = StereoScene(width=96, height=72, fx=80.0, baseline_m=0.1, z0_m=1.0, slope_x=0.3,
                     box=(-0.15, 0.05, -0.1, 0.1), z_box_m=0.6)
