@@ -18,11 +18,13 @@ With two or more qualities the same scenes and views are compared with the first
   ``--reference`` settings (default ``paper_ref``: the paper preset before issue 17), developed with the
   sample's own camera response (auto-exposure, white balance). Target: not lower than before;
 * IR: dot contrast of the left IR frame (std of the 2-px high-pass over the mean, %, GT-valid pixels),
-  and SGM (``--sgm`` preset, default d435, as `cli.py sgm` runs it: sgm.dataset.sensor_sample) density (% of GT-valid pixels with a
-  disparity) and bad-1 (% of those off by more than 1 px from the GT disparity). Target: within 1
-  point of before (per view the Monte-Carlo noise alone moves them by up to ~1 point: compare means).
+  and SGM (``--sgm`` preset, default d435, as `cli.py sgm` runs it: sgm.dataset.sensor_sample)
+  density (% of GT-valid pixels with a disparity) and bad-1 (% of those off by more than 1 px from the
+  GT disparity). Target: within 1 point of before (per view the Monte-Carlo noise alone moves them by
+  up to ~1 point: compare the means).
+Procedural scenes only. The paper-quality RGB reference is the slow part (~5-8 min per view).
 
-    python benchmarks/render_speed.py --qualities default_ref,default --samples 3   # before/after, ~25 min
+    python benchmarks/render_speed.py --qualities default_ref,default --scenes 2 --samples 4  # ~45 min
     python benchmarks/render_speed.py --qualities preview,default,paper --samples 2 --no-compare
 """
 from __future__ import annotations
