@@ -23,7 +23,11 @@ from mdm.data import ShardStream, make_loader, worker_skips
 from mdm.model import MDM, build_model, model_config
 
 PARAM_GROUPS = {"encoder": "encoder.*", "decoder": "decoder.*"}  # glob -> LR group (MoGe style)
-LOG_FIELDS = ("step", "loss", "lr_encoder", "lr_decoder", "samples_per_s", "elapsed_s")
+# log.csv columns, one row per step. Times in s: wait_s = blocked on the DataLoader for the step's batch,
+# step_s = forward, backward and optimiser step; a step's wall time is wait_s + step_s (= batch x ranks /
+# samples_per_s). New columns go last: readers look columns up by name, and a resume rewrites an older
+# log.csv under this header (its rows keep empty new columns).
+LOG_FIELDS = ("step", "loss", "lr_encoder", "lr_decoder", "samples_per_s", "elapsed_s", "wait_s", "step_s")
 RESUME_KEYS = ("optimizer", "scheduler", "step", "rng")
 LR_FROM_SCRATCH = (3e-4, 3e-4)  # (encoder, decoder) peak LRs of a randomly initialised encoder
 LR_DINOV2 = (1e-5, 1e-4)  # with --init-dinov2: the tech report's / MoGe's (pretrained encoder, new decoder)
@@ -164,7 +168,7 @@ def write_log(path: Path, rows: list[dict]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+            writer = csv.DictWriter(f, fieldnames=LOG_FIELDS, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
         os.replace(tmp, path)
@@ -348,14 +352,20 @@ def train(cfg: TrainConfig) -> dict:
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"train {cfg.model}",
                unit="step", disable=rank != 0 or not cfg.progress, dynamic_ncols=True)
     result = {"step": start, "loss": float("nan"), "samples_per_s": 0.0}
+    waited = busy = 0.0  # s waiting for batches / in whole steps, after the first (worker start-up): load=%
     net.train()
     for step in bar:
-        tick = time.time()
         lrs = [g["lr"] for g in opt.param_groups]
-        loss = train_step(net, model, opt, next(batches), device, bf16, cfg.clip)
+        tick = time.perf_counter()
+        batch = next(batches)
+        ready = time.perf_counter()
+        loss = train_step(net, model, opt, batch, device, bf16, cfg.clip)
         sched.step()
-        rate = cfg.batch * world / max(time.time() - tick, 1e-9)
-        loss_m = loss.item()
+        loss_m = loss.item()  # waits for the device, so step_s is the step's compute
+        wait_s, step_s = ready - tick, time.perf_counter() - ready
+        if step > start:
+            waited, busy = waited + wait_s, busy + wait_s + step_s
+        rate = cfg.batch * world / max(wait_s + step_s, 1e-9)
         if _agree(not math.isfinite(loss_m), world, device):
             saved = (f"the last checkpoint, {last} (step {load_checkpoint(last)['step']}), is untouched"
                      if last.exists() else "no checkpoint was written")
@@ -370,10 +380,11 @@ def train(cfg: TrainConfig) -> dict:
                 append_log(log_path, {"step": step + 1, "loss": f"{loss_m:.6f}",
                                       "lr_encoder": f"{enc_lr:.3e}", "lr_decoder": f"{dec_lr:.3e}",
                                       "samples_per_s": f"{rate:.2f}",
-                                      "elapsed_s": f"{elapsed0 + time.time() - t0:.1f}"})
+                                      "elapsed_s": f"{elapsed0 + time.time() - t0:.1f}",
+                                      "wait_s": f"{wait_s:.4f}", "step_s": f"{step_s:.4f}"})
             except OSError as exc:
                 raise _output_error(exc, out, f"log.csv at step {step + 1}") or exc from None
-            bar.set_postfix(loss=f"{loss_m:.4f}", samples_s=f"{rate:.1f}")
+            bar.set_postfix(loss=f"{loss_m:.4f}", samples_s=f"{rate:.1f}", load=f"{waited / max(busy, 1e-9):.0%}")
         out_of_time = _agree(cfg.time_limit_s is not None and time.time() - t0 > cfg.time_limit_s, world, device)
         if rank == 0 and ((step + 1) % cfg.ckpt_every == 0 or step + 1 == cfg.steps or out_of_time):
             checkpoint(step + 1)

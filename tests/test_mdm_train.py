@@ -43,6 +43,20 @@ def _losses(run: Path) -> dict[int, str]:
         return {int(r["step"]): r["loss"] for r in csv.DictReader(f)}
 
 
+def _log(run: Path) -> tuple[list[str], list[dict]]:
+    with open(run / "log.csv", newline="") as f:
+        reader = csv.DictReader(f)
+        return reader.fieldnames, list(reader)
+
+
+def _check_times(rows: list[dict], batch: int = 2) -> None:
+    """wait_s / step_s are non-negative and add up to the step's wall time, batch / samples_per_s."""
+    for r in rows:
+        wait, step, wall = float(r["wait_s"]), float(r["step_s"]), batch / float(r["samples_per_s"])
+        assert wait >= 0 and step >= 0, r
+        assert wait <= wall * 1.01 + 1e-4 and abs(wait + step - wall) <= 0.01 * wall + 2e-4, r
+
+
 def test_resume_after_kill_continues_same_step_same_loss(data, tmp_path):
     run = tmp_path / "killed"
     cmd = [sys.executable, str(ROOT / "cli.py"), "train", "--data", str(data), "--out", str(run), "--steps", "500",
@@ -78,9 +92,17 @@ def test_resume_from_earlier_checkpoint_and_wrong_size(data, tmp_path):
     branch = tmp_path / "branch"
     branch.mkdir()
     shutil.copy(run / "step_000002.pt", branch / "last.pt")
-    shutil.copy(run / "log.csv", branch / "log.csv")
+    fields, rows = _log(run)
+    assert fields == list(train_mod.LOG_FIELDS) and fields[-2:] == ["wait_s", "step_s"] and len(rows) == 4
+    _check_times(rows)
+    old = fields[:6]  # the log.csv of a run started before wait_s / step_s existed
+    with open(branch / "log.csv", "w", newline="") as f:
+        csv.writer(f).writerows([old] + [[r[k] for k in old] for r in rows])
     train(TrainConfig(data=[str(data)], out=str(branch), steps=4, resume=True, **COMMON))
     assert _losses(branch) == _losses(run)
+    fields, rows = _log(branch)
+    assert fields == list(train_mod.LOG_FIELDS) and [r["wait_s"] for r in rows[:2]] == ["", ""]
+    _check_times(rows[2:])
     runner = CliRunner()
     res = runner.invoke(cli, ["train", "--data", str(data), "--out", str(run), "--steps", "6", "--resume",
                                     "--model", "small", *CLI_ARGS])
