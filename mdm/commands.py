@@ -97,6 +97,8 @@ def _parse_size(ctx, param, value: str | None):
               help="write step_XXXXXX.pt and last.pt every N steps (and at the end)")
 @click.option("--block-prob", type=click.FloatRange(0, 1), default=0.3, show_default=True,
               help="share of samples with sensor depth that get block-corrupted GT as input instead")
+@click.option("--loss", type=click.Choice(["l1", "rmse", "l1+rmse"]), default="l1", show_default=True,
+              help="depth loss in metres: l1 (mean |error|), rmse (per-image RMSE, the eval's metric), or their mean")
 @click.option("--mask-ratio", type=click.FloatRange(0, 1), nargs=2, default=(0.6, 0.9), show_default=True,
               help="masked share of depth patches drawn from U(LO, HI) (tech report: 0.6 0.9)")
 @click.option("--mask-mixed", type=click.FloatRange(0, 1), default=0.75, show_default=True,
@@ -117,8 +119,8 @@ def _parse_size(ctx, param, value: str | None):
 @click.option("--threads", type=click.IntRange(0), default=0, show_default=True,
               help="torch intra-op threads, 0 = torch's default (use 1 on a busy shared CPU)")
 def train(data, out, model, steps, batch, device, seed, resume, workers, lr_encoder, lr_decoder, size,
-          warmup, decay_every, bf16, ckpt_every, block_prob, mask_ratio, mask_mixed, buffer, repeats, prior, no_depth_skip, no_augment, init_dinov2, threads):
-    """Train an MDM model on shard datasets (L1 depth loss in metres on GT pixels)."""
+          warmup, decay_every, bf16, ckpt_every, block_prob, loss, mask_ratio, mask_mixed, buffer, repeats, prior, no_depth_skip, no_augment, init_dinov2, threads):
+    """Train an MDM model on shard datasets (depth loss in metres on GT pixels, see --loss)."""
     from mdm.train import TrainConfig
     from mdm.train import train as run
 
@@ -126,7 +128,7 @@ def train(data, out, model, steps, batch, device, seed, resume, workers, lr_enco
     cfg = TrainConfig(data=[str(d) for d in data], out=str(out), model=model, steps=steps, batch=batch,
                       device=device, seed=seed, workers=workers, lr_encoder=lr_encoder,
                       lr_decoder=lr_decoder, size=size, warmup=warmup, decay_every=decay_every, bf16=bf16,
-                      ckpt_every=ckpt_every, block_prob=block_prob, mask_ratio=tuple(mask_ratio),
+                      ckpt_every=ckpt_every, block_prob=block_prob, loss=loss, mask_ratio=tuple(mask_ratio),
                       mask_mixed=mask_mixed, buffer=buffer, repeats=repeats,
                       prior=prior, depth_skip=not no_depth_skip, augment=not no_augment,
                       init_dinov2=str(init_dinov2) if init_dinov2 else None, resume=resume,

@@ -1,6 +1,7 @@
 """Training loop (MAE ``engine_pretrain`` style): AdamW with encoder/decoder LR groups, encoder linear
 warm-up, step decay, grad clip 1.0, optional bf16 autocast, DDP under torchrun, atomic resumable
-checkpoints, tqdm progress, ``log.csv`` and ``loss.png``. Loss: L1 in metres on pixels with GT."""
+checkpoints, tqdm progress, ``log.csv`` and ``loss.png``. Loss (``--loss``): L1, per-image RMSE or their
+mean, in metres on pixels with GT."""
 from __future__ import annotations
 
 import csv
@@ -68,6 +69,7 @@ class TrainConfig:
     bf16: bool | None = None  # default: on for CUDA, off on CPU
     ckpt_every: int = 500
     block_prob: float = 0.3
+    loss: str = "l1"  # one of LOSSES
     mask_ratio: tuple[float, float] = (0.6, 0.9)  # masked share of depth patches ~ U(lo, hi) (report 2.2)
     mask_mixed: float = 0.75  # probability of masking a partly valid patch (report 2.2)
     buffer: int = 64
@@ -110,6 +112,9 @@ def param_groups(model: MDM, cfg: TrainConfig) -> list[dict]:
              "name": f"{owner}{'_no_decay' if nd else ''}"} for (owner, nd), ps in sorted(groups.items())]
 
 
+LOSSES = ("l1", "rmse", "l1+rmse")
+
+
 def l1_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean |pred - target| in metres over pixels with GT (target > 0)."""
     valid = torch.isfinite(target) & (target > 0)
@@ -118,18 +123,42 @@ def l1_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (pred.float() - target)[valid].abs().mean()
 
 
+def rmse_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-image RMSE in metres over pixels with GT, averaged over the images that have GT (the
+    evaluation's metric): unlike L1 (the median's loss), it penalises a confident wrong surface more than
+    an in-between value."""
+    valid = (torch.isfinite(target) & (target > 0)).flatten(1)
+    err2 = (pred.float().flatten(1) - torch.nan_to_num(target).flatten(1)).square() * valid
+    count = valid.sum(1)
+    has = count > 0
+    if not bool(has.any()):
+        return pred.sum() * 0.0
+    return (err2.sum(1)[has] / count[has] + 1e-8).sqrt().mean()
+
+
+def depth_loss(pred: torch.Tensor, target: torch.Tensor, kind: str = "l1") -> torch.Tensor:
+    """Training loss (metres) of ``kind`` in LOSSES; ``l1+rmse`` = the mean of the two."""
+    if kind == "l1":
+        return l1_loss(pred, target)
+    if kind == "rmse":
+        return rmse_loss(pred, target)
+    if kind == "l1+rmse":
+        return 0.5 * (l1_loss(pred, target) + rmse_loss(pred, target))
+    raise ValueError(f"unknown loss {kind!r}; choose one of {', '.join(LOSSES)}")
+
+
 def train_step(net: torch.nn.Module, model: MDM, opt: torch.optim.Optimizer, batch: dict, device: str,
-               bf16: bool, clip: float) -> torch.Tensor:
+               bf16: bool, clip: float, loss: str = "l1") -> torch.Tensor:
     """One optimiser step on a collated batch (rgb uint8, depth m, target m, keep); returns the loss."""
     rgb = batch["rgb"].to(device).float() / 255.0
     with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
         pred = net(rgb, batch["depth"].to(device), batch["keep"].to(device))
-    loss = l1_loss(pred, batch["target"].to(device))
+    value = depth_loss(pred, batch["target"].to(device), loss)
     opt.zero_grad(set_to_none=True)
-    loss.backward()
+    value.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
     opt.step()
-    return loss.detach()
+    return value.detach()
 
 
 def setup_distributed(device: str) -> tuple[int, int, str]:
@@ -257,6 +286,8 @@ def _run_config_from_checkpoint(cfg: TrainConfig, ckpt: dict, path: Path) -> Tra
     merged = {k: (getattr(cfg, k) if k in keep or k not in saved else saved[k]) for k in asdict(cfg)}
     merged["size"] = tuple(merged["size"])
     merged["model"] = saved_model
+    if "loss" not in saved:  # checkpoints from before --loss trained with L1
+        merged["loss"] = "l1"
     return TrainConfig(**merged)
 
 
@@ -359,7 +390,7 @@ def train(cfg: TrainConfig) -> dict:
         tick = time.perf_counter()
         batch = next(batches)
         ready = time.perf_counter()
-        loss = train_step(net, model, opt, batch, device, bf16, cfg.clip)
+        loss = train_step(net, model, opt, batch, device, bf16, cfg.clip, cfg.loss)
         sched.step()
         loss_m = loss.item()  # waits for the device, so step_s is the step's compute
         wait_s, step_s = ready - tick, time.perf_counter() - ready

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import math
 import os
 import shutil
 import signal
@@ -221,3 +222,17 @@ def test_full_disk_while_saving_keeps_the_previous_checkpoint(data, tmp_path, mo
     assert "Traceback" not in res.output
     assert (run / "last.pt").read_bytes() == before
     assert not [p.name for p in run.iterdir() if p.name.startswith(".")]  # no temporary file left
+
+
+def test_depth_losses_in_metres_on_gt_pixels():
+    """l1 = mean |error| over all GT pixels; rmse = per-image RMSE averaged over images with GT; pixels
+    without GT (0, NaN) and images without any GT are ignored."""
+    pred = torch.tensor([[[1.0, 2.0], [3.0, 4.0]], [[1.0, 1.0], [1.0, 1.0]], [[5.0, 5.0], [5.0, 5.0]]])
+    target = torch.tensor([[[1.0, 1.0], [0.0, float("nan")]], [[2.0, 2.0], [2.0, 4.0]], [[0.0, 0.0], [0.0, 0.0]]])
+    errors = [0.0, 1.0, 1.0, 1.0, 1.0, 3.0]
+    assert train_mod.depth_loss(pred, target, "l1").item() == pytest.approx(sum(errors) / 6)
+    rmse = (math.sqrt(1 / 2) + math.sqrt(12 / 4)) / 2
+    assert train_mod.depth_loss(pred, target, "rmse").item() == pytest.approx(rmse, rel=1e-5)
+    assert train_mod.depth_loss(pred, target, "l1+rmse").item() == pytest.approx((sum(errors) / 6 + rmse) / 2, rel=1e-5)
+    with pytest.raises(ValueError, match="unknown loss"):
+        train_mod.depth_loss(pred, target, "l2")
