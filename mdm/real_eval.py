@@ -1,7 +1,7 @@
-"""Evaluation on real RGB-D captures without ground truth (``cli.py eval --real DIR``).
+"""Evaluation on real RGB-D captures (``cli.py eval --real DIR``).
 
-A real frame has no GT, only the sensor's own depth with holes. Two protocols hide *valid* sensor depth
-and score every method on exactly the hidden pixels (the sensor's values are the target):
+Most real frames have no GT, only the sensor's own depth with holes. Two protocols hide *valid* sensor
+depth and score every method on exactly the hidden pixels (the sensor's values are the target):
 
 * ``real_blocks`` (hidden blocks): ``BLOCKS`` random rectangles, area log-uniform in ``BLOCK_AREA`` of the
   frame, aspect log-uniform in 1/2-2, each at least half valid and not overlapping the others.
@@ -11,15 +11,33 @@ and score every method on exactly the hidden pixels (the sensor's values are the
   valid, not overlapping (``BLOCKS`` per frame). So the holes have the shapes of glass, dark surfaces,
   depth edges and shadows, and a known target.
 
-Every draw is seeded by (seed, protocol, frame index); every method sees the same input. Frames are first
-downscaled to a longer side of ``max_side`` px (RGB area, depth nearest). Metrics (RMSE, MAE, AbsRel,
-delta<1.25) per frame on the hidden valid pixels, then averaged over the frames of each sensor type
-(``index.json`` ``sensor_type``) and over all frames ("overall"). ``model`` = what ``complete`` writes on
-those pixels (they are holes of its input, so fill and ``--refine`` agree).
+Frames that ship a ground truth ``GT_NAME`` (uint16, same units and pixel grid as ``raw_depth.png``,
+0 = no GT; ClearGrasp's ``gt_depth_opaque_8frame_mean.png``: the same view with the transparent objects
+replaced by painted opaque copies, mean of the non-zero values of 8 raw frames) are also scored against
+it, on the sensor's *own* holes, which is the job the model does (frames without it are not part of these
+protocols; with no such frame they are omitted and listed under "skipped"):
 
-Caveats, stated in metrics.md: the target is the sensor's own (noisy, quantised) depth, and hidden pixels
-are pixels the sensor *could* measure, so the protocols favour surfaces the sensor handles; ClearGrasp's
-transparent objects (the reason those frames exist) are holes in the input and are never scored here.
+* ``real_gt`` (sensor holes vs GT): input = the frame's raw depth unchanged (its natural holes, and its
+  wrong readings on glass kept); scored on raw == 0 & GT > 0.
+* ``real_gt_transparent`` (transparent objects vs GT): needs ``MASK_NAME`` too (non-zero = transparent
+  object). Input = raw depth with the mask's pixels removed (on glass the sensor reads missing or wrong
+  depth, typically the background through it, so a completion pipeline drops them); scored on
+  mask & GT > 0: whole transparent objects, ClearGrasp's point.
+
+Every draw is seeded by (seed, protocol, frame index); every method sees the same input. Frames are first
+downscaled to a longer side of ``max_side`` px (RGB area; depth, GT and mask nearest, on the same grid).
+Metrics (RMSE, MAE, AbsRel, delta<1.25) per frame on the scored pixels, then averaged over the frames of
+each sensor type (``index.json`` ``sensor_type``) and over all frames ("overall"), each protocol over its
+own frames. ``model`` = what ``complete`` writes on those pixels (they are holes of its input in every
+protocol, so fill and ``--refine`` agree).
+
+Caveats, stated in metrics.md: in ``real_blocks`` / ``real_holes`` the target is the sensor's own (noisy,
+quantised) depth, and hidden pixels are pixels the sensor *could* measure, so they favour surfaces the
+sensor handles; transparent objects are never scored there. The GT of the GT protocols is itself a sensor
+measurement of a re-staged scene (an 8-frame mean; on ClearGrasp, off the objects, a median 1-2 mm from the
+raw frame): it has its own holes (never scored) and is valid on a sensor hole only where some of its 8
+frames measured, which leaves out the hardest holes; the opaque copies are placed by hand (they match the
+mask closely on the 4 shared frames).
 """
 from __future__ import annotations
 
@@ -34,11 +52,14 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from lbd.errors import UserError, check_writable_dir
-from lbd.real_frames import RealFrame, downscale_frame, load_real_frames
+from lbd.real_frames import DEPTH_NAME, RealFrame, RealFrameError, downscale_frame, load_real_frames, read_depth_png
 from mdm.baselines import BASELINES
 from mdm.visualize import colorize, depth_range, rgb_to_bgr, sheet
 
-REAL_PROTOCOLS = ("real_blocks", "real_holes")
+REAL_PROTOCOLS = ("real_blocks", "real_holes", "real_gt", "real_gt_transparent")  # append only: seeds use the index
+GT_PROTOCOLS = ("real_gt", "real_gt_transparent")
+GT_NAME = "gt_depth_opaque_8frame_mean.png"  # per-frame GT depth: uint16, raw_depth.png's units and grid, 0 = none
+MASK_NAME = "transparent_mask.png"  # non-zero = transparent object (raw depth missing or wrong there)
 METRICS = ("rmse", "mae", "absrel", "delta1")
 BLOCKS = 12  # hidden rectangles / transplanted holes per frame
 BLOCK_AREA = (0.003, 0.03)  # share of the frame per rectangle (log-uniform)
@@ -47,6 +68,13 @@ BLOCK_MIN_VALID = 0.5  # share of a rectangle that must be valid sensor depth
 HOLE_AREA = (0.0005, 0.04)  # share of its frame a donor hole component may cover
 HOLE_MIN_VALID = 0.9  # share of a pasted hole that must land on valid depth
 TRIES = 300  # placement attempts per block / hole
+PROTOCOL_TEXT = {
+    "real_blocks": f"{BLOCKS} rectangles of valid sensor depth hidden per frame; target = the sensor's depth",
+    "real_holes": f"{BLOCKS} hole shapes of other frames pasted on valid sensor depth; target = the sensor's depth",
+    "real_gt": f"input = the raw depth unchanged; scored on its own holes where `{GT_NAME}` is valid (target = GT)",
+    "real_gt_transparent": f"input = raw depth minus the `{MASK_NAME}` pixels; scored on that mask where the GT is "
+                           "valid (target = GT)",
+}
 
 
 def _metrics(pred: np.ndarray, target: np.ndarray, mask: np.ndarray) -> dict[str, float] | None:
@@ -133,6 +161,63 @@ def transplant_holes(valid: np.ndarray, donors: list[tuple[str, tuple[int, int],
     return taken, placed
 
 
+def read_gt(frame: RealFrame) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(GT depth in metres (0 = none), transparent mask) of a frame at its loaded resolution, each None when
+    the file is absent (no mask without a GT). The GT is read and checked like ``raw_depth.png`` (integer
+    single-channel, the frame's depth scale) and must have its shape; the mask is any 8/16-bit image of that
+    shape, non-zero = transparent. Anything else is a :class:`RealFrameError` naming the file."""
+    path = frame.extra(GT_NAME)
+    if path is None:
+        return None, None
+    h, w = frame.depth.shape
+    gt = read_depth_png(path, frame.name, frame.depth_scale)
+    if gt.shape != (h, w):
+        raise RealFrameError(f"frame {frame.name}: ground truth {path} is {gt.shape[1]}x{gt.shape[0]} but "
+                             f"{DEPTH_NAME} is {w}x{h}; it must be on the raw depth's pixel grid")
+    mask = None
+    mpath = frame.extra(MASK_NAME)
+    if mpath is not None:
+        m = cv2.imread(str(mpath), cv2.IMREAD_UNCHANGED)
+        if m is None:
+            raise RealFrameError(f"frame {frame.name}: cannot read mask {mpath} (not an image?)")
+        if m.ndim == 3:
+            m = m.max(axis=2)
+        if m.shape != (h, w) or m.dtype not in (np.uint8, np.uint16):
+            raise RealFrameError(f"frame {frame.name}: mask {mpath} is {m.shape[1]}x{m.shape[0]} {m.dtype}; "
+                                 f"expected 8/16-bit {w}x{h} like {DEPTH_NAME} (non-zero = transparent)")
+        mask = m > 0
+    return gt, mask
+
+
+def _resize_nearest(a: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
+    """``a`` on a (H, W) grid the way :func:`downscale_frame` resizes depth (nearest, same pixel picks)."""
+    if a is None or a.shape == shape:
+        return a
+    if a.dtype == bool:
+        return cv2.resize(a.astype(np.uint8), shape[::-1], interpolation=cv2.INTER_NEAREST_EXACT) > 0
+    return cv2.resize(a, shape[::-1], interpolation=cv2.INTER_NEAREST_EXACT)
+
+
+def gt_scored(proto: str, frame: RealFrame, gt: np.ndarray | None, mask: np.ndarray | None
+              ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(input depth, scored mask) of a GT protocol, None when the frame lacks what it needs."""
+    if gt is None or (proto == "real_gt_transparent" and mask is None):
+        return None
+    if proto == "real_gt":
+        return frame.depth.copy(), ~frame.valid & (gt > 0)
+    return np.where(mask, 0.0, frame.depth).astype(np.float32), mask & (gt > 0)
+
+
+def _why_skipped(proto: str, gts: list, masks: list) -> str:
+    if proto not in GT_PROTOCOLS:
+        return "no frame had depth that could be hidden"
+    if all(g is None for g in gts):
+        return f"no frame has {GT_NAME}"
+    if proto == "real_gt_transparent" and all(g is None or m is None for g, m in zip(gts, masks)):
+        return f"no frame has both {GT_NAME} and {MASK_NAME}"
+    return "no frame has a scored pixel (" + ("sensor hole" if proto == "real_gt" else "mask") + " & GT valid)"
+
+
 def _predictor(model, device: str, tokens: int | None):
     """(rgb uint8, depth m) -> prediction (m) of an MDM, or a callable used as is."""
     if callable(model) and not hasattr(model, "predict"):
@@ -155,19 +240,21 @@ def _interleave_by_type(frames: list[RealFrame]) -> list[int]:
 
 
 def comparison_image(frame: RealFrame, inp: np.ndarray, hidden: np.ndarray, preds: dict[str, np.ndarray],
-                     first: str) -> np.ndarray:
-    """Row 1: RGB, input (hidden pixels black), sensor depth with the hidden outline, |first - sensor| and
-    |harmonic - sensor| on the hidden pixels (one error scale); row 2: every method's output."""
-    gt = frame.depth
+                     first: str, target: np.ndarray | None = None, name: str = "sensor") -> np.ndarray:
+    """Row 1: RGB, input (hidden pixels black), the target (``target``, default the sensor depth, called
+    ``name``) with the scored outline, |first - target| and |harmonic - target| on the scored pixels (one
+    error scale); row 2: every method's output."""
+    gt = frame.depth if target is None else target
     lo, hi = depth_range(gt)
     errs = {k: np.where(hidden, np.abs(preds[k] - gt), 0.0) for k in (first, "harmonic") if k in preds}
     emax = float(max(np.percentile(np.concatenate([e[hidden] for e in errs.values()] + [np.zeros(1)]), 98), 1e-3))
-    target = colorize(gt, lo, hi)
+    shown = colorize(gt, lo, hi)
     edge = hidden ^ ndimage.binary_erosion(hidden)
-    target[ndimage.binary_dilation(edge)] = (255, 255, 255)
+    shown[ndimage.binary_dilation(edge)] = (255, 255, 255)
     panels = [(rgb_to_bgr(frame.rgb), f"{frame.name} ({frame.sensor_type})"),
-              (colorize(inp, lo, hi), f"input ({lo:.2f}-{hi:.2f} m)"), (target, "sensor depth, hidden outlined")]
-    panels += [(colorize(e + 1e-9 * hidden, 0, emax, cv2.COLORMAP_INFERNO), f"|{k} - sensor| (0-{emax:.3g} m)")
+              (colorize(inp, lo, hi), f"input ({lo:.2f}-{hi:.2f} m)"),
+              (shown, f"{name} depth, {'hidden' if target is None else 'scored'} outlined")]
+    panels += [(colorize(e + 1e-9 * hidden, 0, emax, cv2.COLORMAP_INFERNO), f"|{k} - {name}| (0-{emax:.3g} m)")
                for k, e in errs.items()]
     panels += [(colorize(p, lo, hi), k) for k, p in preds.items()]
     return sheet(panels, 5)
@@ -182,20 +269,27 @@ def evaluate_real(models: Mapping[str, object], root: Path, out: Path, *, depth_
                   device: str = "cpu", protocols=REAL_PROTOCOLS, progress: bool = True,
                   header: str = "") -> dict:
     """Score ``models`` ({name: MDM or callable(rgb, depth) -> depth}) and the classical fills on the
-    real frames of ``root`` under ``protocols``; writes OUT/metrics.json, OUT/metrics.md and
-    OUT/images/<protocol>_<frame>.png (for ``images`` frames, every sensor type first). Returns the
-    metrics dict (see :func:`write_real_metrics`)."""
+    real frames of ``root`` under ``protocols`` (the GT ones on the frames with a ``GT_NAME``); writes
+    OUT/metrics.json, OUT/metrics.md and OUT/images/<protocol>_<frame>.png (for the first ``images``
+    frames of each protocol, every sensor type first). Returns the metrics dict (see :func:`summarise`)."""
     unknown = [p for p in protocols if p not in REAL_PROTOCOLS]
     if unknown:
         raise ValueError(f"unknown real protocol(s) {unknown}; known: {', '.join(REAL_PROTOCOLS)}")
     out = check_writable_dir(Path(out), "--out")
-    frames = [downscale_frame(f, max_side) for f in load_real_frames(Path(root), depth_scale, require_intrinsics=False)]
+    frames, gts, masks = [], [], []
+    for full in load_real_frames(Path(root), depth_scale, require_intrinsics=False):
+        gt, mask = read_gt(full)
+        frame = downscale_frame(full, max_side)
+        frames.append(frame)
+        gts.append(_resize_nearest(gt, frame.depth.shape))
+        masks.append(_resize_nearest(mask, frame.depth.shape))
     predictors = {name: _predictor(m, device, tokens) for name, m in models.items()}
     methods = list(predictors) + list(BASELINES)
     first = next(iter(predictors), "nearest")
     donors = [(f.name, f.depth.shape, hole_components(f.valid)) for f in frames]
     order = _interleave_by_type(frames)
-    with_image = set(order[:images])
+    with_image = {p: set([i for i in order if p not in GT_PROTOCOLS or gt_scored(p, frames[i], gts[i], masks[i])
+                          is not None][:images]) for p in protocols}
     (out / "images").mkdir(parents=True, exist_ok=True)
     per_frame: dict[str, dict[str, dict]] = {p: {} for p in protocols}
     info: dict[str, dict] = {}
@@ -203,41 +297,57 @@ def evaluate_real(models: Mapping[str, object], root: Path, out: Path, *, depth_
     for index, frame in enumerate(frames):
         info[frame.name] = {"sensor": frame.sensor, "sensor_type": frame.sensor_type, "registered": frame.registered,
                             "size_wh": [frame.depth.shape[1], frame.depth.shape[0]],
-                            "valid_fraction": round(frame.valid_fraction, 4), "notes": frame.notes, "hidden": {}}
+                            "valid_fraction": round(frame.valid_fraction, 4), "notes": frame.notes,
+                            "gt": GT_NAME if gts[index] is not None else None,
+                            "transparent_mask": MASK_NAME if masks[index] is not None else None, "hidden": {}}
         for pi, proto in enumerate(protocols):
-            rng = np.random.default_rng([seed, pi, index])
-            if proto == "real_blocks":
-                hidden, shapes = hidden_blocks(frame.valid, rng)
-            else:
-                hidden, shapes = transplant_holes(frame.valid, [d for d in donors if d[0] != frame.name], rng)
-            info[frame.name]["hidden"][proto] = {"pieces": len(shapes), "pixels": int(hidden.sum())}
             bar.update()
+            target = frame.depth
+            if proto in GT_PROTOCOLS:
+                scored = gt_scored(proto, frame, gts[index], masks[index])
+                if scored is None:
+                    continue  # not part of this protocol
+                inp, hidden = scored
+                target = gts[index]
+                pieces = int(ndimage.label(hidden, structure=np.ones((3, 3), bool))[1])
+            else:
+                rng = np.random.default_rng([seed, pi, index])
+                if proto == "real_blocks":
+                    hidden, shapes = hidden_blocks(frame.valid, rng)
+                else:
+                    hidden, shapes = transplant_holes(frame.valid, [d for d in donors if d[0] != frame.name], rng)
+                inp, pieces = np.where(hidden, 0.0, frame.depth).astype(np.float32), len(shapes)
+            info[frame.name]["hidden"][proto] = {"pieces": pieces, "pixels": int(hidden.sum())}
             if not hidden.any():
                 continue
-            inp = np.where(hidden, 0.0, frame.depth).astype(np.float32)
             preds = {name: np.where(inp > 0, inp, fn(frame.rgb, inp)).astype(np.float32)
                      for name, fn in predictors.items()}
             preds |= {name: fill(inp) for name, fill in BASELINES.items()}
-            per_frame[proto][frame.name] = {m: _metrics(preds[m], frame.depth, hidden) for m in methods}
-            if index in with_image:
+            per_frame[proto][frame.name] = {m: _metrics(preds[m], target, hidden) for m in methods}
+            if index in with_image[proto]:
+                extra = {} if proto not in GT_PROTOCOLS else {"target": target, "name": "GT"}
                 cv2.imwrite(str(out / "images" / f"{proto}_{frame.name}.png"),
-                            comparison_image(frame, inp, hidden, preds, first))
+                            comparison_image(frame, inp, hidden, preds, first, **extra))
     bar.close()
     if not any(per_frame.values()):
         raise UserError(f"--real {root}: no frame had depth that could be hidden and scored")
-    result = summarise(per_frame, info, methods)
+    skipped = {p: _why_skipped(p, gts, masks) for p, scored in per_frame.items() if not scored}
+    result = summarise(per_frame, info, methods, skipped)
     write_real_metrics(out, result, root, seed, max_side, header)
     return result
 
 
-def summarise(per_frame: dict[str, dict[str, dict]], info: dict[str, dict], methods: list[str]) -> dict:
+def summarise(per_frame: dict[str, dict[str, dict]], info: dict[str, dict], methods: list[str],
+              skipped: dict[str, str] | None = None) -> dict:
     """{"protocols": {p: {method: overall metrics}}, "by_sensor_type": {p: {type: {method: metrics}}},
     "frames": {p: {frame: {method: metrics}}}, "frame_info": {...}, "counts": {p: {group: frames}},
-    "wins": {p: {method: {other: frames where method's RMSE < other's}}}} (first methods are models)."""
-    result: dict = {"protocols": {}, "by_sensor_type": {}, "frames": per_frame, "frame_info": info,
-                    "counts": {}, "wins": {}}
+    "wins": {p: {method: {other: frames where method's RMSE < other's}}}, "skipped": {p: why}} (first
+    methods are models). A protocol without any scored frame appears only in "skipped"."""
+    result: dict = {"protocols": {}, "by_sensor_type": {}, "frames": {p: f for p, f in per_frame.items() if f},
+                    "frame_info": info, "counts": {}, "wins": {}, "skipped": dict(skipped or {})}
     for proto, frames in per_frame.items():
         if not frames:
+            result["skipped"].setdefault(proto, "no frame scored")
             continue
         groups: dict[str, list[str]] = {"overall": list(frames)}
         for name in frames:
@@ -258,11 +368,17 @@ def write_real_metrics(out: Path, result: dict, root: Path, seed: int, max_side:
     os.replace(tmp, out / "metrics.json")
     n = len(result["frame_info"])
     lines = [header or "# MDM evaluation on real captures", "",
-             f"{n} real frames from `{root}` (longer side <= {max_side} px), seed {seed}. Target = the sensor's own "
-             f"depth on the hidden pixels: `real_blocks` = {BLOCKS} hidden rectangles per frame, `real_holes` = "
-             f"{BLOCKS} hole shapes of other frames pasted on valid depth (`mdm/real_eval.py`). RMSE (m) per frame, "
-             "averaged per sensor type and over all frames; best in bold. No GT: hidden pixels are ones the sensor "
-             "could measure.", ""]
+             f"{n} real frames from `{root}` (longer side <= {max_side} px), seed {seed} (`mdm/real_eval.py`). "
+             "RMSE (m) per frame, averaged per sensor type and over the frames of each protocol; best in bold.", ""]
+    lines += [f"* `{p}`: {PROTOCOL_TEXT[p]}." for p in result["protocols"]]
+    lines += [f"* `{p}`: not scored ({why})." for p, why in result["skipped"].items()]
+    if any(p in result["protocols"] for p in ("real_blocks", "real_holes")):
+        lines.append("* `real_blocks` / `real_holes` have no GT: hidden pixels are ones the sensor could measure.")
+    if any(p in result["protocols"] for p in GT_PROTOCOLS):
+        lines.append(f"* GT protocols: `{GT_NAME}` is itself a sensor measurement (ClearGrasp: mean of 8 raw frames "
+                     "of the scene with opaque copies of the transparent objects) and valid on a sensor hole only "
+                     "where one of its frames measured, so the hardest holes are not scored.")
+    lines.append("")
     for proto, overall in result["protocols"].items():
         methods = list(overall)
         lines += [f"## {proto}", "", "| sensor type | frames | " + " | ".join(methods) + " |",
@@ -282,8 +398,9 @@ def write_real_metrics(out: Path, result: dict, root: Path, seed: int, max_side:
                 total = result["counts"][proto]["overall"]
                 lines.append(f"`{a}` has the lower RMSE on " + ", ".join(
                     f"{k} of {total} frames vs {b}" for b, k in against.items()) + ".")
+        px = "scored px" if proto in GT_PROTOCOLS else "hidden px"
         lines += ["", "<details><summary>per frame (RMSE m)</summary>", "",
-                  "| frame | sensor type | hidden px | " + " | ".join(methods) + " |",
+                  f"| frame | sensor type | {px} | " + " | ".join(methods) + " |",
                   "|---|---|---|" + "---|" * len(methods)]
         for name, ms in result["frames"][proto].items():
             fi = result["frame_info"][name]
@@ -311,7 +428,8 @@ def eval_real_checkpoint(ckpt: Path, root: Path, out: Path, *, depth_scale: floa
                            header=header)
     lines = []
     for proto, methods in result["protocols"].items():
-        lines.append(f"{proto:14s} " + "  ".join(f"{m} {v['rmse']:.3f}" for m, v in methods.items())
+        lines.append(f"{proto:19s} " + "  ".join(f"{m} {v['rmse']:.3f}" for m, v in methods.items())
                      + f"  (RMSE m, mean of {result['counts'][proto]['overall']} frames)")
+    lines += [f"{proto:19s} not scored: {why}" for proto, why in result["skipped"].items()]
     lines.append(f"wrote {Path(out) / 'metrics.json'}, {Path(out) / 'metrics.md'}, {Path(out) / 'images'}")
     return lines

@@ -1,5 +1,6 @@
 """Real-capture evaluation: the frame-folder loader and its bad inputs, the two GT-free protocols (hidden
-blocks, transplanted holes), `eval --real` end to end, and the untrained model = its harmonic prior."""
+blocks, transplanted holes), the GT protocols (sensor holes / transparent mask vs a GT file), `eval --real`
+end to end, and the untrained model = its harmonic prior."""
 from __future__ import annotations
 
 import json
@@ -11,12 +12,21 @@ import torch
 from click.testing import CliRunner
 
 from cli import cli
+from lbd.errors import UserError
 from lbd.real_frames import RealFrameError, load_frame, load_real_frames
 from mdm.baselines import harmonic_fill
 from mdm.checkpoint import save_checkpoint
 from mdm.evaluate import model_predict
 from mdm.model import build_model, model_config
-from mdm.real_eval import BLOCK_AREA, evaluate_real, hidden_blocks, hole_components, transplant_holes
+from mdm.real_eval import (
+    BLOCK_AREA,
+    GT_NAME,
+    MASK_NAME,
+    evaluate_real,
+    hidden_blocks,
+    hole_components,
+    transplant_holes,
+)
 from mdm.synthetic import render_scene
 
 K_TEXT = "50 0 32\n0 50 24\n0 0 1\n"
@@ -180,6 +190,84 @@ def test_eval_real_end_to_end(tmp_path):
     assert "## real_blocks" in md and "| tof | 1 |" in md and "| overall | 3 |" in md
     assert sorted(p.name for p in (tmp_path / "out" / "images").iterdir()) == [
         "real_blocks_f_0.png", "real_blocks_f_2.png", "real_holes_f_0.png", "real_holes_f_2.png"]  # both types
+
+
+def write_gt_frame(root, name, rng_seed=0):
+    """A frame with a GT file (the scene's true depth in mm, with a GT hole over part of the sensor holes)
+    and a transparent mask (a rectangle partly on valid sensor depth); returns (raw mm, GT mm, mask)."""
+    d, scene = write_frame(root, name, rng_seed, hw=(48, 64))
+    gt = np.clip(np.round(scene["depth"] * 1000.0), 0, 65535).astype(np.uint16)
+    gt[:, :8] = 0  # no GT there
+    mask = np.zeros((48, 64), np.uint8)
+    mask[10:30, 20:44] = 255
+    cv2.imwrite(str(d / GT_NAME), gt)
+    cv2.imwrite(str(d / MASK_NAME), mask)
+    return scene["sensor"], gt, mask > 0
+
+
+def test_eval_real_gt_protocols(tmp_path):
+    root = tmp_path / "real"
+    raw, gt, mask = write_gt_frame(root, "g_0", 3)
+    write_frame(root, "n_0", 4, hw=(48, 64))  # no GT: not part of the GT protocols
+    scored = {"real_gt": (raw == 0) & (gt > 0), "real_gt_transparent": mask & (gt > 0)}
+    assert scored["real_gt"].sum() > 20 and (mask & (raw > 0)).any() and (mask & (raw == 0) & (gt > 0)).any()
+    inputs = []
+
+    def oracle(rgb, depth):  # GT exactly (where it is valid)
+        inputs.append(depth.copy())
+        return gt.astype(np.float32) / 1000.0
+
+    protos = ("real_gt", "real_gt_transparent")
+    res = evaluate_real({"oracle": oracle, "const": lambda rgb, depth: np.full(depth.shape, 1.5, np.float32)},
+                        root, tmp_path / "out", images=1, progress=False, protocols=protos)
+    # inputs: the raw depth unchanged, then the raw depth without the mask's pixels
+    assert len(inputs) == 2 and np.array_equal(inputs[0], raw / np.float32(1000.0))
+    assert np.array_equal(inputs[1], np.where(mask, 0, raw) / np.float32(1000.0))
+    for proto in protos:
+        assert list(res["frames"][proto]) == ["g_0"] and res["counts"][proto] == {"overall": 1, "unknown": 1}
+        assert res["frame_info"]["g_0"]["hidden"][proto]["pixels"] == scored[proto].sum()
+        ms = res["protocols"][proto]
+        assert ms["oracle"]["rmse"] < 1e-6 and ms["oracle"]["delta1"] == 1.0
+        target = gt[scored[proto]] / 1000.0
+        assert ms["const"]["rmse"] == pytest.approx(np.sqrt(np.mean((1.5 - target) ** 2)), rel=1e-6)
+        assert ms["const"]["mae"] == pytest.approx(np.mean(np.abs(1.5 - target)), rel=1e-6)
+        assert res["wins"][proto]["oracle"]["harmonic"] == 1 and res["wins"][proto]["const"]["oracle"] == 0
+    assert res["frame_info"]["n_0"]["gt"] is None and res["frame_info"]["n_0"]["hidden"] == {}
+    assert res["skipped"] == {}
+    md = (tmp_path / "out" / "metrics.md").read_text()
+    assert "## real_gt\n" in md and "## real_gt_transparent" in md and "| overall | 1 |" in md and "nan" not in md
+    assert sorted(p.name for p in (tmp_path / "out" / "images").iterdir()) == [
+        "real_gt_g_0.png", "real_gt_transparent_g_0.png"]  # the first frame *with* GT
+
+    # downscaled (longer side 32): GT and mask picked like the depth (nearest), so the oracle still scores 0
+    small = lambda a: cv2.resize(a, (32, 24), interpolation=cv2.INTER_NEAREST_EXACT)  # noqa: E731
+    res = evaluate_real({"oracle": lambda rgb, depth: small(gt).astype(np.float32) / 1000.0}, root,
+                        tmp_path / "out_small", images=0, progress=False, protocols=("real_gt",), max_side=32)
+    assert res["protocols"]["real_gt"]["oracle"]["rmse"] < 1e-6
+    assert res["frame_info"]["g_0"]["hidden"]["real_gt"]["pixels"] == ((small(raw) == 0) & (small(gt) > 0)).sum()
+
+    # a GT of the wrong shape or dtype: one line naming the file
+    cv2.imwrite(str(root / "g_0" / GT_NAME), gt[:, :60])
+    with pytest.raises(UserError, match=rf"frame g_0: ground truth .*{GT_NAME} is 60x48 but raw_depth.png is 64x48"):
+        evaluate_real({}, root, tmp_path / "bad", images=0, progress=False, protocols=protos)
+    cv2.imwrite(str(root / "g_0" / GT_NAME), (gt // 40).astype(np.uint8))
+    with pytest.raises(UserError, match=rf"frame g_0: depth .*{GT_NAME} is 8-bit") as err:
+        evaluate_real({}, root, tmp_path / "bad", images=0, progress=False, protocols=protos)
+    assert "\n" not in str(err.value)
+
+
+def test_eval_real_without_gt_omits_gt_protocols(tmp_path):
+    root = tmp_path / "real"
+    for i in range(2):
+        write_frame(root, f"f_{i}", 20 + i, hw=(48, 64))
+    res = evaluate_real({}, root, tmp_path / "out", images=0, progress=False)
+    assert set(res["protocols"]) == set(res["frames"]) == {"real_blocks", "real_holes"}
+    assert set(res["skipped"]) == {"real_gt", "real_gt_transparent"}
+    assert all(GT_NAME in why for why in res["skipped"].values())
+    saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert saved["skipped"] == res["skipped"] and "real_gt" not in saved["counts"]
+    md = (tmp_path / "out" / "metrics.md").read_text()
+    assert "## real_gt" not in md and "`real_gt`: not scored" in md and "nan" not in md.lower()
 
 
 def test_eval_real_cli(tmp_path):
