@@ -31,7 +31,8 @@ benchmarks/render_speed.py for the before/after comparison on the same views):
   OIDN HIGH gives the same output as BALANCED on this CPU, the ACCURATE prefilter costs more than
   3 extra samples, the light tree +40 % for no gain with a room's few lights, adaptive sampling does
   nothing below ~8 spp; spatial-split BVH and the thread count (1, 2, 4): no CPU-time gain measured;
-  reading back the render EXRs costs <= 0.1 s per render. What is left per default sample: RGB ~35 %,
+  reading back the render EXRs costs <= 0.1 s per render. What was left per default sample (projector
+  part still at 4 spp): RGB ~35 %,
   IR projector parts ~40 %, IR ambient parts ~20 %, unlit GT ~5 %, the rest (pattern, sensor model,
   encode, process start) ~2 CPU-s.
 """
@@ -201,17 +202,18 @@ REFERENCE_PRESETS: dict[str, Quality] = {
 # time of the command and its workers (process start, scene build, pattern, sensor model, encode and
 # write included) / samples. Other jobs on the machine's host inflate CPU time by up to ~35 % for the
 # same command and code, so these are means over runs:
-#   default 31.9 = mean of 7 runs, 25.0-35.1 (benchmarks/render_speed.py, 2 scenes x 2 views, same run:
-#           29.2 vs 53.0 for the pipeline before issue 17, hidden preset default_ref, 46.5-55.3 in the
-#           same periods);
+#   default 26.5 = mean of 3 runs, 23.7-29.1, load ~1.7 (IR projector part at 3 spp; with 4 spp it was
+#           31.9, mean of 7 runs, 25.0-35.1); in the same periods the pipeline before issue 17 (hidden
+#           preset default_ref) cost 43.1-44.8; benchmarks/render_speed.py, 2 scenes x 2 views, one run:
+#           27.6 vs 54.6 (0.51x);
 #   preview 11.8 (1 run; ~0.9 CPU-s of it is process start, amortised over only 2 samples);
 #   paper   525 = mean of 2 runs, 504-547 (RGB 64 spp ~80 %, IR pair ~18 %).
 # CPU_SECONDS_PER_SAMPLE: core-seconds of one complete sample: what a farm planner multiplies by the count.
 # SECONDS_PER_SAMPLE: wall seconds with both cores busy = CPU / 2 (the dry run's estimate; its CPU
 # core-hours are twice this). WALL_SECONDS_LOADED: wall seconds per sample seen in those runs.
-CPU_SECONDS_PER_SAMPLE: dict[str, float] = {"preview": 11.8, "default": 31.9, "paper": 525.0}
-SECONDS_PER_SAMPLE: dict[str, float] = {"preview": 5.9, "default": 16.0, "paper": 262.5}
-WALL_SECONDS_LOADED: dict[str, float] = {"preview": 7.1, "default": 17.2, "paper": 400.0}
+CPU_SECONDS_PER_SAMPLE: dict[str, float] = {"preview": 11.8, "default": 26.5, "paper": 525.0}
+SECONDS_PER_SAMPLE: dict[str, float] = {"preview": 5.9, "default": 13.25, "paper": 262.5}
+WALL_SECONDS_LOADED: dict[str, float] = {"preview": 7.1, "default": 14.4, "paper": 400.0}
 # BYTES_PER_SAMPLE: disk per full-resolution sample in the format of synth/schema.py (PXR24 depth, PNG,
 # disparity derived on decode), tar headers included: benchmarks/sample_bytes.py on 4 default samples
 # (2.20-3.36 MB, mean 2.79) and 2 preview samples (2.44-3.54 MB, mean 2.99), seed 11; paper not
