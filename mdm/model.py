@@ -46,7 +46,7 @@ class MDMConfig:
     prior: str = "blend"  # residual over a fill of the kept depth (ours): blend | nearest | harmonic | fill | median
     gate: str = "linear"  # blend gate: "linear" = clamp(c, 0, 1), starts at 0 (= harmonic); "sigmoid" = legacy
     bound: float = 0.0  # blend safeguard, 0 = off: learnt log-depth change from harmonic clamped to |nearest - harmonic| + this
-    fade: float = 0.01  # blend safeguard at inference (0 = off): on holes the learnt change x (1 - exp(-d / (fade x diagonal))),
+    fade: float = 0.03  # blend safeguard at inference (0 = off): on holes the learnt change x (1 - exp(-d / (fade x diagonal))),
     # d = distance (px) to the nearest seen pixel: next to measurements the harmonic fill is kept
     extra: dict = field(default_factory=dict)
 
