@@ -24,7 +24,6 @@ headroom of the loader at that model and size.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -66,6 +65,8 @@ def _loader_in_subprocess(**kw) -> dict:
 def measure_train(data: str, model: str, size: str, batch: int, steps: int, warmup: int, workers: int,
                   threads: int, repeats: int) -> dict:
     """Run ``cli.py train`` and summarise its log.csv after ``warmup`` steps (times in s, RSS in MB)."""
+    from mdm.train import read_log
+
     with tempfile.TemporaryDirectory(prefix="mdm_speed_") as tmp:
         run, err_path = Path(tmp) / "run", Path(tmp) / "stderr.txt"
         cmd = [sys.executable, str(ROOT / "cli.py"), "train", "--data", data, "--out", str(run), "--model", model,
@@ -78,8 +79,7 @@ def measure_train(data: str, model: str, size: str, batch: int, steps: int, warm
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode:
             raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err_path.read_text()[-3000:]}")
-        with open(run / "log.csv", newline="") as f:
-            rows = list(csv.DictReader(f))[warmup:]
+        rows = read_log(run / "log.csv")[warmup:]
     wait = [float(r["wait_s"]) for r in rows]
     wall = [float(r["wait_s"]) + float(r["step_s"]) for r in rows]
     return {"model": model, "size": size, "batch": batch, "timed_steps": len(rows),

@@ -258,6 +258,14 @@ def load_real_frames(root: Path, depth_scale: float = 0.001, *, require_intrinsi
     return list(iter_real_frames(root, depth_scale, require_intrinsics=require_intrinsics))
 
 
+def resize_nearest(a: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
+    """A depth map (or a bool mask) on a (W, H) grid, nearest-exact: the pixel picks of every depth, GT and
+    mask of a downscaled frame."""
+    if a.dtype == bool:
+        return cv2.resize(a.astype(np.uint8), size_wh, interpolation=cv2.INTER_NEAREST_EXACT) > 0
+    return cv2.resize(a, size_wh, interpolation=cv2.INTER_NEAREST_EXACT)
+
+
 def downscale_frame(frame: RealFrame, max_side: int) -> RealFrame:
     """The frame with its longer side at most ``max_side`` px (RGB area, depth nearest, K scaled)."""
     h, w = frame.depth.shape
@@ -271,6 +279,6 @@ def downscale_frame(frame: RealFrame, max_side: int) -> RealFrame:
         K[0] *= size[0] / w
         K[1] *= size[1] / h
     return RealFrame(name=frame.name, path=frame.path, rgb=cv2.resize(frame.rgb, size, interpolation=cv2.INTER_AREA),
-                     depth=cv2.resize(frame.depth, size, interpolation=cv2.INTER_NEAREST_EXACT), K=K,
+                     depth=resize_nearest(frame.depth, size), K=K,
                      depth_scale=frame.depth_scale, sensor=frame.sensor, sensor_type=frame.sensor_type,
                      registered=frame.registered, meta=frame.meta, notes=list(frame.notes))

@@ -52,7 +52,15 @@ from scipy import ndimage
 from tqdm import tqdm
 
 from lbd.errors import UserError, check_writable_dir
-from lbd.real_frames import DEPTH_NAME, RealFrame, RealFrameError, downscale_frame, load_real_frames, read_depth_png
+from lbd.real_frames import (
+    DEPTH_NAME,
+    RealFrame,
+    RealFrameError,
+    downscale_frame,
+    load_real_frames,
+    read_depth_png,
+    resize_nearest,
+)
 from mdm.baselines import BASELINES
 from mdm.visualize import colorize, depth_range, rgb_to_bgr, sheet
 
@@ -190,12 +198,8 @@ def read_gt(frame: RealFrame) -> tuple[np.ndarray | None, np.ndarray | None]:
 
 
 def _resize_nearest(a: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
-    """``a`` on a (H, W) grid the way :func:`downscale_frame` resizes depth (nearest, same pixel picks)."""
-    if a is None or a.shape == shape:
-        return a
-    if a.dtype == bool:
-        return cv2.resize(a.astype(np.uint8), shape[::-1], interpolation=cv2.INTER_NEAREST_EXACT) > 0
-    return cv2.resize(a, shape[::-1], interpolation=cv2.INTER_NEAREST_EXACT)
+    """``a`` on a (H, W) grid the way :func:`downscale_frame` resizes depth (None stays None)."""
+    return a if a is None or a.shape == shape else resize_nearest(a, shape[::-1])
 
 
 def gt_scored(proto: str, frame: RealFrame, gt: np.ndarray | None, mask: np.ndarray | None
