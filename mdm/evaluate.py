@@ -25,7 +25,7 @@ import torch
 from tqdm import tqdm
 
 from lbd.errors import OutputError, UserError, check_writable_dir, os_error_message
-from mdm.baselines import BASELINES
+from mdm.baselines import BASELINES, run_baselines
 from mdm.block_masks import LEVELS, corrupt_depth
 from mdm.checkpoint import load_model
 from mdm.complete import compose
@@ -177,7 +177,7 @@ def evaluate(ckpt: Path, data: Sequence[Path], out: Path, *, device: str = "cpu"
             raw = model_predict(model, rgb, inp, device, tokens)
             preds = {"model": compose(inp, raw, True, lo_m, hi_m)[0],  # = complete --refine
                      "model_fill": compose(inp, raw, False, lo_m, hi_m)[0]}  # = complete (default)
-            preds |= {name: fill(inp) for name, fill in BASELINES.items()}
+            preds |= run_baselines(inp, rgb)
             scored = {source: gt > 0}
             if source == "sensor":
                 scored = {"sensor": gt > 0, "sensor_holes": (gt > 0) & (inp <= 0)}

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mdm.layers import Block, ConvStack, PatchEmbed, interpolate_pos_table, normalized_view_plane_uv
-from mdm.priors import harmonic_fill, masked_median, nearest_seen, push_pull_fill
+from mdm.priors import guided_fill, harmonic_fill, masked_median, nearest_seen, push_pull_fill
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -43,11 +43,12 @@ class MDMConfig:
     max_depth: float = 20.0
     tokens: int = 300  # inference token budget (rows*cols ~ tokens, aspect kept)
     depth_skip: bool = True  # decoder also sees the kept input depth at every scale (our addition)
-    prior: str = "blend"  # residual over a fill of the kept depth (ours): blend | nearest | harmonic | fill | median
-    gate: str = "linear"  # blend gate: "linear" = clamp(c, 0, 1), starts at 0 (= harmonic); "sigmoid" = legacy
-    bound: float = 0.0  # blend safeguard, 0 = off: learnt log-depth change from harmonic clamped to |nearest - harmonic| + this
+    prior: str = "blend"  # residual over a fill of the kept depth (ours): blend | nearest | harmonic | guided | fill | median
+    smooth: str = "guided"  # blend's smooth fill: "guided" (colour-guided membrane) | "harmonic" (before it)
+    gate: str = "linear"  # blend gate: "linear" = clamp(c, 0, 1), starts at 0 (= smooth); "sigmoid" = legacy
+    bound: float = 0.0  # blend safeguard, 0 = off: learnt log-depth change from smooth clamped to |nearest - smooth| + this
     fade: float = 0.03  # blend safeguard at inference (0 = off): on holes the learnt change x (1 - exp(-d / (fade x diagonal))),
-    # d = distance (px) to the nearest seen pixel: next to measurements the harmonic fill is kept
+    # d = distance (px) to the nearest seen pixel: next to measurements the smooth fill is kept
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -59,6 +60,7 @@ class MDMConfig:
         d.setdefault("gate", "sigmoid")  # checkpoints written before the linear gate used the sigmoid one
         d.setdefault("bound", 0.0)  # ... and had no bound (0 = none)
         d.setdefault("fade", 0.0)  # ... nor the inference fade
+        d.setdefault("smooth", "harmonic")  # ... and blended with the plain harmonic fill
         for key in ("neck_widths", "neck_res_blocks", "head_widths", "head_res_blocks", "resamplers"):
             d[key] = tuple(d[key])
         return cls(**d)
@@ -182,13 +184,14 @@ class MDMDecoder(nn.Module):
         return self.head(self.neck(feeds))[-1].float()
 
 
-PRIORS = ("blend", "nearest", "harmonic", "fill", "median")
+PRIORS = ("blend", "nearest", "harmonic", "guided", "fill", "median")
+SMOOTH_FILLS = ("guided", "harmonic")
 GATES = ("linear", "sigmoid")
 TRUST_INIT = -4.0  # initial trust logit of ``blend``: residual x 0.018 on measured pixels
 GATE_INIT = 0.25  # initial weight of the nearest fill of the legacy ``gate="sigmoid"`` blend
 # The default ``gate="linear"`` starts at weight 0 with a zero residual: the untrained model *is* the
-# harmonic fill (the strongest classical fill on most of our data), and learning moves away from it only
-# where the gradient says so.
+# smooth fill (``smooth``: the colour-guided membrane, the strongest classical fill on our rendered and real
+# data), and learning moves away from it only where the gradient says so.
 
 
 @torch.no_grad()
@@ -214,17 +217,20 @@ class MDM(nn.Module):
     """Masked depth model: depth = exp(prior + residual), metres.
 
     ``prior`` (log metres, at the output resolution) is computed from the *kept* input depth only
-    (``mdm.priors``): ``"blend"`` (default) = g * nearest + (1 - g) * harmonic with a per-pixel gate
+    (``mdm.priors``): ``"blend"`` (default) = g * nearest + (1 - g) * smooth with a per-pixel gate
     g = clamp(second decoder channel, 0, 1) (``gate="linear"``; legacy checkpoints: sigmoid), so the
     network picks, from the RGB, where a hole should keep
     the sharp edge of the nearest surface and where it should be interpolated smoothly; on seen pixels
     (where both priors equal the measurement) the residual is scaled by a per-pixel trust
     sigmoid(third channel), initialised near 0, so measurements pass through until the network has
     learnt which ones to correct (an untrained residual would otherwise add noise to them). Residual and
-    gate start at exactly 0 (zero output weights), so the untrained model *is* the harmonic fill (holes) and
-    the measurement (seen pixels); ``bound`` > 0 (off by default) also clamps the learnt log-depth change
-    from harmonic to |nearest - harmonic| + bound, so where both fills agree it cannot move far; ``"nearest"``,
-    ``"harmonic"``, ``"fill"`` (push-pull) = that fill alone; ``"median"`` = the image's median kept
+    gate start at exactly 0 (zero output weights), so the untrained model *is* the smooth fill (holes) and
+    the measurement (seen pixels). ``smooth`` = ``"guided"`` (default): the membrane fill whose links are
+    weakened across colour edges of the RGB (``priors.guided_fill``), so depth edges that show in the image
+    stay sharp; ``"harmonic"``: the plain membrane (checkpoints written before ``smooth`` existed).
+    ``bound`` > 0 (off by default) also clamps the learnt log-depth change
+    from smooth to |nearest - smooth| + bound, so where both fills agree it cannot move far; ``"nearest"``,
+    ``"harmonic"``, ``"guided"``, ``"fill"`` (push-pull) = that fill alone; ``"median"`` = the image's median kept
     depth (the network predicts everything, as in the released model). The residual (and gate) are the
     decoder's output, bilinearly resized. ``keep`` (B, rows*cols) bool selects the depth patches the
     model sees (encoder tokens, decoder skip and prior); default: every patch with a valid pixel."""
@@ -233,6 +239,8 @@ class MDM(nn.Module):
         super().__init__()
         if cfg.prior not in PRIORS:
             raise ValueError(f"unknown prior {cfg.prior!r}; choose one of {', '.join(PRIORS)}")
+        if cfg.smooth not in SMOOTH_FILLS:
+            raise ValueError(f"unknown smooth fill {cfg.smooth!r}; choose one of {', '.join(SMOOTH_FILLS)}")
         if cfg.gate not in GATES:
             raise ValueError(f"unknown blend gate {cfg.gate!r}; choose one of {', '.join(GATES)}")
         self.cfg = cfg
@@ -240,10 +248,10 @@ class MDM(nn.Module):
         self.decoder = MDMDecoder(cfg)
 
     def forward(self, rgb: torch.Tensor, depth: torch.Tensor, keep: torch.Tensor | None = None,
-                full_depth: torch.Tensor | None = None) -> torch.Tensor:
+                full_depth: torch.Tensor | None = None, full_rgb: torch.Tensor | None = None) -> torch.Tensor:
         """rgb (B, 3, H, W) in [0, 1], depth (B, H, W) metres on the same grid (H, W multiples of the
-        patch) -> depth (B, H, W) metres; with ``full_depth`` (B, H', W') the prior and the output are
-        at that resolution instead (inference at the input's own resolution)."""
+        patch) -> depth (B, H, W) metres; with ``full_depth`` (B, H', W') and ``full_rgb`` (B, 3, H', W')
+        the prior and the output are at that resolution instead (inference at the input's own resolution)."""
         p = self.cfg.patch_size
         rows, cols = rgb.shape[-2] // p, rgb.shape[-1] // p
         feat, valid = depth_features(depth, self.cfg)
@@ -253,20 +261,22 @@ class MDM(nn.Module):
         kept = keep.view(-1, 1, rows, cols).float()
         seen = valid[:, None].float() * F.interpolate(kept, size=depth.shape[-2:], mode="nearest")
         anchor = masked_median(feat[:, :1], seen)
-        priors = self.priors(feat[:, :1], seen, anchor)
+        priors = self.priors(feat[:, :1], seen, anchor, rgb)
         skip = torch.cat([q - anchor for q in priors] + [seen], dim=1) if self.cfg.depth_skip else None
         out = self.decoder(cls, tokens, rows, cols, skip)
         if full_depth is not None:
+            if full_rgb is None:
+                full_rgb = F.interpolate(rgb, size=full_depth.shape[-2:], mode="bilinear", align_corners=False)
             feat, valid = depth_features(full_depth, self.cfg)
             seen = valid[:, None].float() * F.interpolate(kept, size=full_depth.shape[-2:], mode="nearest")
-            priors = self.priors(feat[:, :1], seen, anchor)
+            priors = self.priors(feat[:, :1], seen, anchor, full_rgb)
         out = F.interpolate(out, size=priors[0].shape[-2:], mode="bilinear", align_corners=False)
         prior, residual = priors[0], out[:, :1]
         if self.cfg.prior == "blend":
             trust = torch.sigmoid(out[:, 2:3])
             if self.cfg.gate == "sigmoid":  # legacy checkpoints
                 gate = torch.sigmoid(out[:, 1:2])
-            else:  # weight 0 = harmonic exactly; clamp's gradient passes at the bounds, so 0 is not stuck
+            else:  # weight 0 = the smooth fill exactly; clamp's gradient passes at the bounds, so 0 is not stuck
                 gate = out[:, 1:2].clamp(0.0, 1.0)
             residual = residual * (1 - seen + seen * trust)
             if self.cfg.fade > 0 and not self.training:
@@ -281,12 +291,15 @@ class MDM(nn.Module):
         lo, hi = math.log(self.cfg.min_depth), math.log(self.cfg.max_depth * 1.5)
         return torch.exp((prior + residual).clamp(lo, hi))[:, 0]
 
-    def priors(self, logd: torch.Tensor, seen: torch.Tensor, anchor: torch.Tensor) -> list[torch.Tensor]:
-        """(B, 1, H, W) log-metre prior maps from the seen pixels (``cfg.prior``): [nearest, harmonic]
-        for ``blend``, else the one fill (the flat median for ``median``)."""
-        fills = {"nearest": nearest_seen, "harmonic": harmonic_fill, "fill": push_pull_fill}
+    def priors(self, logd: torch.Tensor, seen: torch.Tensor, anchor: torch.Tensor, rgb: torch.Tensor
+               ) -> list[torch.Tensor]:
+        """(B, 1, H, W) log-metre prior maps from the seen pixels (``cfg.prior``; ``rgb`` (B, 3, H, W) in
+        [0, 1] guides ``guided``): [nearest, smooth] for ``blend``, else the one fill (the flat median for
+        ``median``)."""
+        fills = {"nearest": nearest_seen, "harmonic": harmonic_fill, "fill": push_pull_fill,
+                 "guided": lambda v, w, f: guided_fill(v, w, f, rgb)}
         if self.cfg.prior == "blend":
-            return [nearest_seen(logd, seen, anchor), harmonic_fill(logd, seen, anchor)]
+            return [nearest_seen(logd, seen, anchor), fills[self.cfg.smooth](logd, seen, anchor)]
         if self.cfg.prior in fills:
             return [fills[self.cfg.prior](logd, seen, anchor)]
         return [anchor.expand(-1, -1, *seen.shape[-2:])]
@@ -306,7 +319,7 @@ class MDM(nn.Module):
         depth_s = F.interpolate(depth[:, None], size=size, mode="nearest-exact")[:, 0]
         valid = (depth > 0).float()[:, None]
         keep = (F.adaptive_avg_pool2d(valid, (rows, cols)) > 0).flatten(1)  # any valid pixel in the patch
-        return self.forward(rgb_s, depth_s, keep, full_depth=depth)
+        return self.forward(rgb_s, depth_s, keep, full_depth=depth, full_rgb=rgb)
 
 
 def init_weights(model: MDM, generator: torch.Generator) -> None:
@@ -342,7 +355,7 @@ def init_weights(model: MDM, generator: torch.Generator) -> None:
         if model.cfg.prior == "blend" and model.cfg.gate == "sigmoid":
             out.bias[1] = math.log(GATE_INIT / (1 - GATE_INIT))
         elif model.cfg.prior == "blend":
-            out.weight[:2].zero_()  # residual 0 and gate 0: the untrained model outputs the harmonic fill
+            out.weight[:2].zero_()  # residual 0 and gate 0: the untrained model outputs the smooth fill
         if model.cfg.prior == "blend":
             out.bias[2] = TRUST_INIT
 

@@ -61,7 +61,7 @@ from lbd.real_frames import (
     read_depth_png,
     resize_nearest,
 )
-from mdm.baselines import BASELINES
+from mdm.baselines import BASELINES, run_baselines
 from mdm.visualize import colorize, depth_range, rgb_to_bgr, sheet
 
 REAL_PROTOCOLS = ("real_blocks", "real_holes", "real_gt", "real_gt_transparent")  # append only: seeds use the index
@@ -326,7 +326,7 @@ def evaluate_real(models: Mapping[str, object], root: Path, out: Path, *, depth_
                 continue
             preds = {name: np.where(inp > 0, inp, fn(frame.rgb, inp)).astype(np.float32)
                      for name, fn in predictors.items()}
-            preds |= {name: fill(inp) for name, fill in BASELINES.items()}
+            preds |= run_baselines(inp, frame.rgb)
             per_frame[proto][frame.name] = {m: _metrics(preds[m], target, hidden) for m in methods}
             if index in with_image[proto]:
                 extra = {} if proto not in GT_PROTOCOLS else {"target": target, "name": "GT"}

@@ -74,7 +74,8 @@ class TrainConfig:
     mask_mixed: float = 0.75  # probability of masking a partly valid patch (report 2.2)
     buffer: int = 64
     repeats: int = 4  # augmented examples per decoded sample (repeated augmentation)
-    prior: str = "blend"  # model prior: blend | nearest | harmonic | fill | median (see MDM)
+    prior: str = "blend"  # model prior: blend | nearest | harmonic | guided | fill | median (see MDM)
+    smooth: str = "guided"  # blend's smooth fill: guided | harmonic (see MDM)
     depth_skip: bool = True  # decoder sees [prior, seen] at every scale
     augment: bool = True
     init_dinov2: str | None = None
@@ -288,6 +289,7 @@ def _run_config_from_checkpoint(cfg: TrainConfig, ckpt: dict, path: Path) -> Tra
     merged["model"] = saved_model
     if "loss" not in saved:  # checkpoints from before --loss trained with L1
         merged["loss"] = "l1"
+    merged["smooth"] = ckpt["model_config"].get("smooth", "harmonic")  # the model's own, as it was built
     return TrainConfig(**merged)
 
 
@@ -324,7 +326,7 @@ def train(cfg: TrainConfig) -> dict:
     if ckpt is not None:
         model = model_from_checkpoint(ckpt, last, cfg.model)
     else:
-        model = build_model(model_config(cfg.model, tokens=rows * cols, prior=cfg.prior,
+        model = build_model(model_config(cfg.model, tokens=rows * cols, prior=cfg.prior, smooth=cfg.smooth,
                                          depth_skip=cfg.depth_skip), seed=cfg.seed)
         if cfg.init_dinov2:
             load_dinov2(model, Path(cfg.init_dinov2))

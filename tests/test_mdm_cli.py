@@ -16,7 +16,7 @@ from mdm.synthetic import render_scene, write_fixture_dataset
 from mdm.train import TrainConfig, train
 
 PROTOCOLS = {"sensor", "sensor_holes", "block_easy", "block_medium", "block_hard", "block_extreme"}
-METHODS = {"model", "model_fill", "nearest", "ip_basic", "inpaint", "harmonic"}
+METHODS = {"model", "model_fill", "nearest", "ip_basic", "inpaint", "harmonic", "guided"}
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """Real-capture evaluation: the frame-folder loader and its bad inputs, the two GT-free protocols (hidden
 blocks, transplanted holes), the GT protocols (sensor holes / transparent mask vs a GT file), `eval --real`
-end to end, and the untrained model = its harmonic prior."""
+end to end, and the untrained model = its guided prior."""
 from __future__ import annotations
 
 import json
@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from cli import cli
 from lbd.errors import UserError
 from lbd.real_frames import RealFrameError, load_frame, load_real_frames
-from mdm.baselines import harmonic_fill
+from mdm.baselines import guided_fill, harmonic_fill
 from mdm.checkpoint import save_checkpoint
 from mdm.evaluate import model_predict
 from mdm.model import build_model, model_config
@@ -148,16 +148,24 @@ def tiny_model():
     return build_model(model_config("tiny", tokens=12), seed=0).eval()
 
 
-def test_untrained_model_is_its_harmonic_prior():
+def test_untrained_model_is_its_guided_prior():
     scene = render_scene((60, 80), np.random.default_rng(5))
     depth = scene["sensor"].astype(np.float32) / 1000.0
     depth[20:40, 30:60] = 0  # a held-out block
     pred = model_predict(tiny_model(), scene["rgb"], depth, "cpu")
-    ref = harmonic_fill(depth)
+    ref = guided_fill(depth, scene["rgb"])
     held = depth <= 0
     assert held.sum() > 600
     assert np.abs(pred[held] / ref[held] - 1).max() < 1e-6
+    assert np.abs(pred[held] / harmonic_fill(depth)[held] - 1).max() > 1e-3  # the colour guide matters here
     assert np.abs(pred[~held] / depth[~held] - 1).max() < 1e-6  # measured pixels pass through
+    # a checkpoint written before the guided fill (no "smooth" in its config) is its harmonic prior
+    from mdm.model import MDMConfig
+    legacy = model_config("tiny", tokens=12).to_dict()
+    del legacy["smooth"]
+    legacy_model = build_model(MDMConfig.from_dict(legacy | {"gate": "linear"}), seed=0).eval()
+    ref = harmonic_fill(depth)
+    assert np.abs(model_predict(legacy_model, scene["rgb"], depth, "cpu")[held] / ref[held] - 1).max() < 1e-6
     # the gate and residual are not stuck at their zero start: the head output conv gets a gradient
     model = tiny_model().train()
     rgb = torch.from_numpy(scene["rgb"][:56, :70]).permute(2, 0, 1)[None].float() / 255
@@ -179,8 +187,8 @@ def test_eval_real_end_to_end(tmp_path):
         assert res["counts"][proto] == {"overall": 3, "active_stereo": 2, "tof": 1}
         assert set(res["by_sensor_type"][proto]) == {"active_stereo", "tof"}
         overall = res["protocols"][proto]
-        assert set(overall) == {"model", "nearest", "ip_basic", "inpaint", "harmonic"}
-        assert abs(overall["model"]["rmse"] / overall["harmonic"]["rmse"] - 1) < 1e-5  # untrained = its prior
+        assert set(overall) == {"model", "nearest", "ip_basic", "inpaint", "harmonic", "guided"}
+        assert abs(overall["model"]["rmse"] / overall["guided"]["rmse"] - 1) < 1e-5  # untrained = its prior
         for info in res["frame_info"].values():
             assert info["hidden"][proto]["pixels"] > 0
     assert res["frame_info"]["f_0"]["hidden"]["real_blocks"]["pieces"] == 12
@@ -300,7 +308,7 @@ def test_bound_limits_the_learnt_change():
     scene = render_scene((56, 70), np.random.default_rng(6))
     depth = scene["sensor"].astype(np.float32) / 1000.0
     depth[10:40, 20:50] = 0
-    model = build_model(model_config("tiny", tokens=20, bound=0.05), seed=0).eval()
+    model = build_model(model_config("tiny", tokens=20, bound=0.05, smooth="harmonic"), seed=0).eval()
     assert np.allclose(model_predict(model, scene["rgb"], depth, "cpu"), harmonic_fill(depth), rtol=1e-6)
     with torch.no_grad():
         model.decoder.head.out_conv.bias[0] = 3.0  # a wild residual of +3 (x20 in depth)
@@ -311,7 +319,7 @@ def test_bound_limits_the_learnt_change():
     assert (change <= np.abs(n - h) + 0.05 + 1e-5).all() and change.max() > 0.049
 
 
-def test_fade_keeps_harmonic_next_to_measurements():
+def test_fade_keeps_the_smooth_fill_next_to_measurements():
     depth = np.full((56, 70), 2.0, np.float32)
     depth[8:48, 10:60] = 0  # one 40x50 hole
     rgb = np.full((56, 70, 3), 128, np.uint8)
