@@ -42,7 +42,7 @@ VARIANTS = {
 }
 RENDERED = ("sensor", "sensor_holes", "block_easy", "block_hard", "block_extreme")
 REAL = ("real_blocks", "real_holes")
-FILLS = ("nearest", "ip_basic", "inpaint", "harmonic")
+FILLS = ("nearest", "ip_basic", "inpaint", "harmonic", "guided")
 
 
 def use_gt_as_input(enabled: bool) -> None:
@@ -163,7 +163,8 @@ def main() -> None:
     for proto in REAL:
         for name in names:
             w = real["wins"][proto][name]
-            lines.append(f"- {proto}, ({name}): vs harmonic {w['harmonic']}, vs inpaint {w['inpaint']}, "
+            lines.append(f"- {proto}, ({name}): vs guided {w['guided']}, vs harmonic {w['harmonic']}, "
+                         f"vs inpaint {w['inpaint']}, "
                          f"vs nearest {w['nearest']} of {real['counts'][proto]['overall']}")
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -1,6 +1,6 @@
 """MDM speed: training samples/s of `cli.py train` per model and crop size, the loader's share of a step.
 
-    python benchmarks/mdm_speed.py [--data DIR] [--models tiny,small] [--sizes 168x224,336x448]
+    python benchmarks/mdm_speed.py [--data DIR] [--models tiny,small] [--sizes 168x224,336x448] [--smooth guided,harmonic]
                                    [--batch 8] [--steps 12] [--warmup 2] [--workers 2] [--threads 0]
                                    [--repeats 4] [--loader-batches 40]
 
@@ -63,7 +63,7 @@ def _loader_in_subprocess(**kw) -> dict:
 
 
 def measure_train(data: str, model: str, size: str, batch: int, steps: int, warmup: int, workers: int,
-                  threads: int, repeats: int) -> dict:
+                  threads: int, repeats: int, smooth: str = "guided") -> dict:
     """Run ``cli.py train`` and summarise its log.csv after ``warmup`` steps (times in s, RSS in MB)."""
     from mdm.train import read_log
 
@@ -71,7 +71,7 @@ def measure_train(data: str, model: str, size: str, batch: int, steps: int, warm
         run, err_path = Path(tmp) / "run", Path(tmp) / "stderr.txt"
         cmd = [sys.executable, str(ROOT / "cli.py"), "train", "--data", data, "--out", str(run), "--model", model,
                "--size", size, "--steps", str(steps), "--batch", str(batch), "--workers", str(workers),
-               "--threads", str(threads), "--repeats", str(repeats)]
+               "--threads", str(threads), "--repeats", str(repeats), "--smooth", smooth]
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         with open(err_path, "w") as err:
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err)
@@ -82,7 +82,7 @@ def measure_train(data: str, model: str, size: str, batch: int, steps: int, warm
         rows = read_log(run / "log.csv")[warmup:]
     wait = [float(r["wait_s"]) for r in rows]
     wall = [float(r["wait_s"]) + float(r["step_s"]) for r in rows]
-    return {"model": model, "size": size, "batch": batch, "timed_steps": len(rows),
+    return {"model": model, "size": size, "smooth": smooth, "batch": batch, "timed_steps": len(rows),
             "samples_per_s": batch * len(wall) / sum(wall), "step_wall_s": sum(wall) / len(wall),
             "wait_share": sum(wait) / sum(wall), "peak_rss_mb": usage.ru_maxrss / 1024}
 
@@ -92,6 +92,9 @@ def main() -> None:
     ap.add_argument("--data", help="shard dataset (default: a 960x1280 analytic fixture, made once)")
     ap.add_argument("--models", default="tiny,small", help="comma-separated model sizes (default tiny,small)")
     ap.add_argument("--sizes", default="168x224,336x448", help="comma-separated crops HxW px (default 168x224,336x448)")
+    ap.add_argument("--smooth", default="guided",
+                    help="comma-separated train --smooth fills to time (default guided; guided,harmonic = "
+                         "the prior before it, for the ratio)")
     ap.add_argument("--batch", type=int, default=8, help="samples per step (default 8)")
     ap.add_argument("--steps", type=int, default=12, help="training steps per run, warm-up included (default 12)")
     ap.add_argument("--warmup", type=int, default=2, help="first logged steps left out of the figures (default 2)")
@@ -119,16 +122,18 @@ def main() -> None:
                                        workers=args.workers, repeats=args.repeats)
         print(f"loader alone {size}: {loader['samples_per_s']:.1f} samples/s")
         for model in models:
-            r = measure_train(data, model, size, args.batch, args.steps, args.warmup, args.workers, args.threads,
-                              args.repeats)
-            r |= {"loader_samples_per_s": loader["samples_per_s"],
-                  "loader_over_train": loader["samples_per_s"] / r["samples_per_s"]}
-            results.append(r)
-            print(f"train {model} {size}: {r['samples_per_s']:.2f} samples/s, loader wait {r['wait_share']:.0%}")
-    print("\n| model | size | train samples/s | step s | loader wait | loader alone samples/s | loader/train "
-          "| peak RSS MB (largest process) |\n|---|---|---|---|---|---|---|---|")
+            for smooth in args.smooth.split(","):
+                r = measure_train(data, model, size, args.batch, args.steps, args.warmup, args.workers,
+                                  args.threads, args.repeats, smooth)
+                r |= {"loader_samples_per_s": loader["samples_per_s"],
+                      "loader_over_train": loader["samples_per_s"] / r["samples_per_s"]}
+                results.append(r)
+                print(f"train {model} {size} --smooth {smooth}: {r['samples_per_s']:.2f} samples/s, "
+                      f"loader wait {r['wait_share']:.0%}")
+    print("\n| model | size | smooth | train samples/s | step s | loader wait | loader alone samples/s | loader/train "
+          "| peak RSS MB (largest process) |\n|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['model']} | {r['size']} | {r['samples_per_s']:.2f} | {r['step_wall_s']:.3f} | "
+        print(f"| {r['model']} | {r['size']} | {r['smooth']} | {r['samples_per_s']:.2f} | {r['step_wall_s']:.3f} | "
               f"{r['wait_share']:.1%} | {r['loader_samples_per_s']:.1f} | {r['loader_over_train']:.1f}x | "
               f"{r['peak_rss_mb']:.0f} |")
     print(json.dumps({"data": data, "batch": args.batch, "workers": args.workers, "threads": args.threads,

@@ -90,10 +90,10 @@ def iter_eval_samples(dirs: Sequence[Path]) -> Iterable[tuple[str, dict]]:
 
 
 def comparison_image(rgb, inp, gt, preds: dict[str, np.ndarray]) -> np.ndarray:
-    """Row 1: RGB, input, GT, |model - GT|, |inpaint - GT| (one error scale); row 2: model and every
-    classical fill (one depth scale)."""
+    """Row 1: RGB, input, GT, |model - GT|, |inpaint - GT|, |guided - GT| (one error scale); row 2: model
+    and every classical fill (one depth scale)."""
     lo, hi = depth_range(gt, inp)
-    errs = {k: np.where(gt > 0, np.abs(preds[k] - gt), 0) for k in ("model", "inpaint")}
+    errs = {k: np.where(gt > 0, np.abs(preds[k] - gt), 0) for k in ("model", "inpaint", "guided")}
     emax = float(max(np.percentile(np.concatenate([e[gt > 0] for e in errs.values()] + [np.zeros(1)]), 98),
                      1e-3))
     panels = [(rgb_to_bgr(rgb), "RGB"), (colorize(inp, lo, hi), f"input ({lo:.1f}-{hi:.1f} m)"),
@@ -101,7 +101,7 @@ def comparison_image(rgb, inp, gt, preds: dict[str, np.ndarray]) -> np.ndarray:
     panels += [(colorize(errs[k] + 1e-9 * (gt > 0), 0, emax, cv2.COLORMAP_INFERNO),
                 f"|{k} - GT| (0-{emax:.2f} m)") for k in errs]
     panels += [(colorize(preds[k], lo, hi), k) for k in preds]
-    return sheet(panels, 5)
+    return sheet(panels, 6)
 
 
 def _mean(rows: list[dict]) -> dict[str, float]:

@@ -246,11 +246,11 @@ def _interleave_by_type(frames: list[RealFrame]) -> list[int]:
 def comparison_image(frame: RealFrame, inp: np.ndarray, hidden: np.ndarray, preds: dict[str, np.ndarray],
                      first: str, target: np.ndarray | None = None, name: str = "sensor") -> np.ndarray:
     """Row 1: RGB, input (hidden pixels black), the target (``target``, default the sensor depth, called
-    ``name``) with the scored outline, |first - target| and |harmonic - target| on the scored pixels (one
-    error scale); row 2: every method's output."""
+    ``name``) with the scored outline, |first - target|, |inpaint - target| and |guided - target| on the
+    scored pixels (one error scale); row 2: every method's output."""
     gt = frame.depth if target is None else target
     lo, hi = depth_range(gt)
-    errs = {k: np.where(hidden, np.abs(preds[k] - gt), 0.0) for k in (first, "harmonic") if k in preds}
+    errs = {k: np.where(hidden, np.abs(preds[k] - gt), 0.0) for k in (first, "inpaint", "guided") if k in preds}
     emax = float(max(np.percentile(np.concatenate([e[hidden] for e in errs.values()] + [np.zeros(1)]), 98), 1e-3))
     shown = colorize(gt, lo, hi)
     edge = hidden ^ ndimage.binary_erosion(hidden)
@@ -261,7 +261,7 @@ def comparison_image(frame: RealFrame, inp: np.ndarray, hidden: np.ndarray, pred
     panels += [(colorize(e + 1e-9 * hidden, 0, emax, cv2.COLORMAP_INFERNO), f"|{k} - {name}| (0-{emax:.3g} m)")
                for k, e in errs.items()]
     panels += [(colorize(p, lo, hi), k) for k, p in preds.items()]
-    return sheet(panels, 5)
+    return sheet(panels, 6)
 
 
 def _mean(rows: list[dict]) -> dict[str, float]:
