@@ -175,7 +175,7 @@ def train(data, out, model, steps, batch, device, seed, resume, workers, lr_enco
               type=click.Choice(["sensor", "sensor_holes", "block_easy", "block_medium", "block_hard",
                                  "block_extreme"]), help="protocols to run  [default: all]")
 def eval_cmd(ckpt, data, real, depth_scale, out, device, seed, max_samples, max_side, tokens, images, protocols):
-    """Score a checkpoint and the classical fills (nearest, ip_basic, inpaint, harmonic) on the same inputs.
+    """Score a checkpoint and the classical fills (nearest, ip_basic, inpaint, harmonic, guided) on the same inputs.
 
     The model is scored as ``complete`` writes it: ``model_fill`` = the default (holes filled, measured
     pixels kept), ``model`` = ``complete --refine`` (measured pixels inside the model's range replaced)."""

@@ -1,8 +1,8 @@
 """Depth priors computed from the depth the model is allowed to see (no learning, torch, any device).
 
 All functions take ``value`` (B, 1, H, W) (log metres in the model), ``weight`` (B, 1, H, W) with 1 where
-the value is seen and 0 elsewhere, and ``fallback`` (B, 1, 1, 1) for an image with nothing seen; they
-return (B, 1, H, W) with the seen pixels unchanged.
+the value is seen and 0 elsewhere, and ``fallback`` (B, 1, 1, 1) for an image with nothing seen (and
+``guided_fill`` the RGB (B, 3, H, W) in [0, 1]); they return (B, 1, H, W) with the seen pixels unchanged.
 """
 from __future__ import annotations
 
@@ -248,9 +248,7 @@ def guided_fill(value: torch.Tensor, weight: torch.Tensor, fallback: torch.Tenso
     any_seen = seen.flatten(1).any(1)
     if value.device.type == "cpu" and cg_iters is None:
         for b in range(value.shape[0]):
-            if not any_seen[b]:
-                continue
-            if seen[b, 0].all():
+            if not any_seen[b] or seen[b, 0].all():
                 continue
             solved = _guided_solve_cpu(value[b, 0].double().numpy(), seen[b, 0].numpy(),
                                        wx[b, 0].numpy(), wy[b, 0].numpy())
