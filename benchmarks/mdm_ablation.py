@@ -42,6 +42,7 @@ VARIANTS = {
 }
 RENDERED = ("sensor", "sensor_holes", "block_easy", "block_hard", "block_extreme")
 REAL = ("real_blocks", "real_holes")
+REAL_GT = ("real_gt", "real_gt_transparent")  # ClearGrasp frames with GT: the sensor's own holes
 FILLS = ("nearest", "ip_basic", "inpaint", "harmonic", "guided")
 
 
@@ -138,7 +139,9 @@ def main() -> None:
 
     first = rendered[names[0]]
     protos = [p for p in RENDERED if p in first]
+    gt_protos = [p for p in REAL_GT if p in real["protocols"]]
     head = [f"rendered {p}" for p in protos] + [f"real {p.split('_', 1)[1]} (all / active stereo)" for p in REAL]
+    head += [f"{p} ({real['counts'][p]['overall']} frames)" for p in gt_protos]
     lines = ["# MDM ablation: does training on the synthetic sensor help?", "",
              f"train {', '.join(args.data)}; rendered test {', '.join(args.test)}; real {args.real}; tiny, "
              f"{args.steps} steps x 8 at 168x224 per variant, seed {args.seed}. RMSE (m): rendered = mean over test "
@@ -154,10 +157,12 @@ def main() -> None:
     for name in names:
         cells = [f"{rendered[name][p]['model']['rmse']:.4f}" for p in protos]
         cells += [real_cell(name, p) for p in REAL]
+        cells += [f"{real['protocols'][p][name]['rmse']:.4f}" for p in gt_protos]
         lines.append(f"| ({name}) {VARIANTS[name]['desc']} | {runs[name]['steps']} | {runs[name]['minutes']:.1f} | "
                      + " | ".join(cells) + " |")
     for fill in FILLS:
         cells = [f"{first[p][fill]['rmse']:.4f}" for p in protos] + [real_cell(fill, p) for p in REAL]
+        cells += [f"{real['protocols'][p][fill]['rmse']:.4f}" for p in gt_protos]
         lines.append(f"| {fill} fill (no learning) | - | - | " + " | ".join(cells) + " |")
     lines += ["", "Frames won on real data (lower RMSE than the fill, of all frames):", ""]
     for proto in REAL:
