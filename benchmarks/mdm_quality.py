@@ -66,6 +66,7 @@ def main() -> None:
     ap.add_argument("--max-side", type=int, default=640, help="eval frames downscaled to this side (default 640)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--prior", default="blend", help="model prior (train --prior; default blend)")
+    ap.add_argument("--smooth", default="guided", help="blend's smooth fill (train --smooth; default guided)")
     ap.add_argument("--mask-ratio", type=float, nargs=2, default=(0.6, 0.9),
                     help="masked share of depth patches ~ U(LO, HI) (default 0.6 0.9, the report's)")
     ap.add_argument("--mask-mixed", type=float, default=0.75, help="P(mask a partly valid patch) (default 0.75)")
@@ -103,7 +104,7 @@ def main() -> None:
     result = train(TrainConfig(data=args.data, out=str(run), model="tiny", steps=steps, batch=args.batch,
                                workers=args.workers, size=size, lr_encoder=args.lr, lr_decoder=args.lr,
                                threads=args.threads, seed=args.seed, time_limit_s=budget,
-                               prior=args.prior, block_prob=args.block_prob, mask_ratio=tuple(args.mask_ratio),
+                               prior=args.prior, smooth=args.smooth, block_prob=args.block_prob, mask_ratio=tuple(args.mask_ratio),
                                mask_mixed=args.mask_mixed, decay_every=args.decay_every,
                                ckpt_every=max(50, steps // 5)))
     train_min = (time.time() - t0) / 60
@@ -114,7 +115,7 @@ def main() -> None:
     lines = [f"# MDM quality ({'analytic fixture, NOT rendered data' if fixture else 'rendered data'})", "",
              f"train {', '.join(args.data)}; test {', '.join(args.test)}",
              f"tiny, {result['step']} steps x {args.batch} samples at {size[0]}x{size[1]}, "
-             f"{train_min:.1f} min on this CPU ({args.threads} torch threads), prior {args.prior}, "
+             f"{train_min:.1f} min on this CPU ({args.threads} torch threads), prior {args.prior} ({args.smooth}), "
              f"block-prob {args.block_prob}, mask ratio {args.mask_ratio[0]:g}-{args.mask_ratio[1]:g}, "
              f"mask mixed {args.mask_mixed:g}, decay every {args.decay_every or 'steps/4'}", "",
              f"| protocol | model RMSE | best of {'/'.join(ISSUE_FILLS)} | its RMSE | model wins | guided RMSE "
