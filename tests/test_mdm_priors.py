@@ -126,3 +126,15 @@ def test_guided_fill_conjugate_gradients_match_the_direct_solve_and_fallback():
     cg = guided_fill(value * weight, weight, fallback, rgb, cg_iters=400)  # the path used on GPUs
     assert (cg[0] - exact[0]).abs().max() < 1e-3
     assert torch.all(exact[1] == 1.5) and torch.all(cg[1] == 1.5)
+
+
+def test_guided_fill_uses_conjugate_gradients_on_large_cpu_images(monkeypatch):
+    import mdm.priors as priors
+
+    value, weight, rgb = _two_colour_step()
+    fallback = torch.zeros(1, 1, 1, 1)
+    exact = guided_fill(value * weight, weight, fallback, rgb)
+    monkeypatch.setattr(priors, "GUIDE_DIRECT_MAX_PIXELS", 100)  # this 60x80 image counts as large
+    monkeypatch.setattr(priors, "_guided_solve_cpu", None)  # the direct solve must not be called
+    big = priors.guided_fill(value * weight, weight, fallback, rgb)
+    assert (big - exact).abs().max() < 1e-3
