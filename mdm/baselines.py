@@ -60,21 +60,26 @@ def inpaint_fill(depth: np.ndarray, radius: float = 5.0) -> np.ndarray:
     return np.where(valid, depth, out).astype(np.float32)
 
 
-def harmonic_fill(depth: np.ndarray) -> np.ndarray:
-    """Laplace interpolation of log depth with the valid pixels as boundary values (``mdm.priors``)."""
+def _fill_log_depth(depth: np.ndarray, fill) -> np.ndarray:
+    """Run a ``mdm.priors`` fill (value, weight, fallback) -> (1, 1, H, W) on the log of ``depth``; metres out."""
     import torch
-
-    from mdm.priors import harmonic_fill as harmonic
 
     valid = _valid(depth)
     if not valid.any():
         return np.full(depth.shape, FALLBACK_DEPTH, np.float32)
-    # log in float32 torch, as the model computes it: its untrained blend prior is then bit-identical
+    # log in float32 torch, as the model computes it (0 on holes): its untrained prior is then bit-identical
     logd = torch.from_numpy(np.where(valid, depth, 1.0).astype(np.float32)).log()[None, None]
     weight = torch.from_numpy(valid.astype(np.float32))[None, None]
     fallback = torch.full((1, 1, 1, 1), float(np.median(logd[0, 0][valid].numpy())))
-    out = np.exp(harmonic(logd, weight, fallback)[0, 0].numpy())
+    out = np.exp(fill(logd, weight, fallback)[0, 0].numpy())
     return np.where(valid, depth, out).astype(np.float32)
+
+
+def harmonic_fill(depth: np.ndarray) -> np.ndarray:
+    """Laplace interpolation of log depth with the valid pixels as boundary values (``mdm.priors``)."""
+    from mdm.priors import harmonic_fill as harmonic
+
+    return _fill_log_depth(depth, harmonic)
 
 
 def guided_fill(depth: np.ndarray, rgb: np.ndarray) -> np.ndarray:
@@ -84,15 +89,8 @@ def guided_fill(depth: np.ndarray, rgb: np.ndarray) -> np.ndarray:
 
     from mdm.priors import guided_fill as guided
 
-    valid = _valid(depth)
-    if not valid.any():
-        return np.full(depth.shape, FALLBACK_DEPTH, np.float32)
-    logd = torch.from_numpy(np.where(valid, depth, 1.0).astype(np.float32)).log()[None, None]
-    weight = torch.from_numpy(valid.astype(np.float32))[None, None]
-    fallback = torch.full((1, 1, 1, 1), float(np.median(logd[0, 0][valid].numpy())))
     colour = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
-    out = np.exp(guided(logd * weight, weight, fallback, colour)[0, 0].numpy())
-    return np.where(valid, depth, out).astype(np.float32)
+    return _fill_log_depth(depth, lambda value, weight, fallback: guided(value, weight, fallback, colour))
 
 
 DEPTH_ONLY = {"nearest": nearest_fill, "ip_basic": ip_basic_fill, "inpaint": inpaint_fill,
