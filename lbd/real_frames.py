@@ -39,6 +39,8 @@ from lbd.errors import UsageError, UserError
 DEPTH_NAME = "raw_depth.png"
 INTRINSICS_NAME = "intrinsics.txt"
 INDEX_NAME = "index.json"
+GT_NAME = "gt_depth_opaque_8frame_mean.png"  # optional per-frame GT depth: uint16, raw_depth.png's units and grid, 0 = none
+MASK_NAME = "transparent_mask.png"  # optional: non-zero = transparent object (raw depth missing or wrong there)
 RGB_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".bmp", ".tif", ".tiff")
 PLAUSIBLE_MEDIAN_M = (0.1, 50.0)  # median depth outside this range = wrong --depth-scale
 ASPECT_TOLERANCE = 0.02

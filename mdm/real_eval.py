@@ -54,6 +54,8 @@ from tqdm import tqdm
 from lbd.errors import UserError, check_writable_dir
 from lbd.real_frames import (
     DEPTH_NAME,
+    GT_NAME,
+    MASK_NAME,
     RealFrame,
     RealFrameError,
     downscale_frame,
@@ -66,8 +68,6 @@ from mdm.visualize import colorize, depth_range, rgb_to_bgr, sheet
 
 REAL_PROTOCOLS = ("real_blocks", "real_holes", "real_gt", "real_gt_transparent")  # append only: seeds use the index
 GT_PROTOCOLS = ("real_gt", "real_gt_transparent")
-GT_NAME = "gt_depth_opaque_8frame_mean.png"  # per-frame GT depth: uint16, raw_depth.png's units and grid, 0 = none
-MASK_NAME = "transparent_mask.png"  # non-zero = transparent object (raw depth missing or wrong there)
 METRICS = ("rmse", "mae", "absrel", "delta1")
 BLOCKS = 12  # hidden rectangles / transplanted holes per frame
 BLOCK_AREA = (0.003, 0.03)  # share of the frame per rectangle (log-uniform)

@@ -41,6 +41,7 @@ import numpy as np
 from scipy import ndimage
 
 from realism import causes as C
+from realism.borders import BorderStats
 from realism.real import GtFreeStats, hole_component_areas, hole_size_summary
 from synth.schema import MATERIAL_CLASSES
 
@@ -425,6 +426,7 @@ class RealismAccumulator:
         self.hole_area_fractions: list[np.ndarray] = []
         self.shadow = ShadowStats(th)
         self.gt_free = GtFreeStats(np.arange(0.0, th.max_range_m + 1e-9, 0.05), th.edge_radius_px)
+        self.borders = BorderStats(th.wrong_rel)  # RGB frame, as aligned real depth
         self.examples: list[ExampleFrame] = []
         self.fx_b: list[float] = []
         self.projector_missing = 0
@@ -442,6 +444,7 @@ class RealismAccumulator:
             self.rgb_samples += 1
             self.overall_rgb.add(s.gt_rgb, s.sensor_rgb, th.wrong_rel)
             self.gt_free.add(s.sensor_rgb, s.rgb, s.key)
+            self.borders.add(s.sensor_rgb, s.gt_rgb)
         self.ranges.add(s)
         hole = (s.gt > 0) & (s.sensor <= 0)
         if s.T_ir_from_projector is None:
@@ -504,4 +507,5 @@ class RealismAccumulator:
                 "fraction_of_valid": self.flying / self.valid if self.valid else None},
             "hole_sizes": hole_size_summary(areas, fracs),
             "gt_free": {"sim": self.gt_free.result() if self.rgb_samples else None},
+            "hole_borders": {"sim": self.borders.result()},
         }

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from realism.borders import BorderStats
 from realism.gtfree import summarise
 
 RGB_SUFFIXES = ("_rgb", "_color")
@@ -228,9 +229,10 @@ def real_statistics(root: Path, depth_edges_m: np.ndarray, edge_radius_px: int =
     from tqdm import tqdm
 
     stats = GtFreeStats(np.asarray(depth_edges_m, np.float64), edge_radius_px)
+    borders = BorderStats()
     skipped: list[str] = []
     if is_frame_folder_layout(root):
-        from lbd.real_frames import RealFrameError, load_frame, read_index
+        from lbd.real_frames import GT_NAME, RealFrameError, load_frame, read_depth_png, read_index
         from lbd.real_frames import frame_dirs as folders
         index = read_index(root)
         for folder in tqdm(folders(root), desc="real frames", unit="frame", disable=not progress):
@@ -243,6 +245,13 @@ def real_statistics(root: Path, depth_edges_m: np.ndarray, edge_radius_px: int =
                 skipped.append(str(exc))
                 continue
             stats.add(f.depth, f.rgb, f.name)
+            gt_path = f.extra(GT_NAME)
+            if gt_path is not None:  # a frame with GT also measures its hole borders
+                try:
+                    gt = read_depth_png(gt_path, f.name, f.depth_scale)
+                    borders.add(f.depth, gt)
+                except (RealFrameError, ValueError) as exc:
+                    skipped.append(f"frame {f.name}: {GT_NAME} not used: {exc}")
         if stats.frames == 0:
             raise ValueError(f"no readable frames in real capture folder {root}"
                              + (f" matching {', '.join(frames_glob)}" if frames_glob else "") + ": "
@@ -250,6 +259,7 @@ def real_statistics(root: Path, depth_edges_m: np.ndarray, edge_radius_px: int =
         result = stats.result()
         result["folder"] = str(root)
         result["skipped"] = skipped
+        result["hole_borders"] = borders.result()
         return result, skipped
     frames = find_real_frames(root)
     if frames_glob:

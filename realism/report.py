@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lbd.errors import UserError
+from lbd.real_frames import GT_NAME
 from realism import plots
 from realism.causes import CAUSES, SensorRange
 from realism.metrics import NEEDED_FIELDS, RealismAccumulator, Thresholds
@@ -253,10 +254,42 @@ def markdown(result: dict, plot_names: list[str]) -> str:
                   "1.0 = a factor e apart; `cli.py calibrate` minimises it)", "",
                   "| term | weight | value |", "|---|---|---|"]
         lines += [f"| {k} | {dist['weights'][k]:g} | {_fmt(v)} |" for k, v in dist["terms"].items()]
+    lines += _border_lines(result.get("hole_borders", {}).get("sim"), (real or {}).get("hole_borders"))
     if real is not None and real.get("skipped"):
         lines += ["", f"Skipped real files ({len(real['skipped'])}): " + "; ".join(real["skipped"][:5])]
     lines += ["", "## Figures", ""] + [f"![{p}]({p})" for p in plot_names] + [""]
     return "\n".join(lines)
+
+
+def _border_lines(sim: dict | None, real: dict | None) -> list[str]:
+    """Markdown of :mod:`realism.borders` (sim: RGB frame against GT; real: the frames with a GT file)."""
+    if sim is None and real is None:
+        return []
+    ref = sim or real
+    lines = ["", "### Measured depth next to holes (against GT; see realism/borders.py)", "",
+             f"Share of valid pixels more than {ref['wrong_rel']:g} (relative) off GT, by distance to the nearest "
+             "hole; islands = valid components of at most "
+             f"{ref['island_max_px']} px. Real: frames with `{GT_NAME}` only"
+             + ("" if real is not None else " (none given)") + ".", "",
+             "| valid pixels | sim (RGB frame) | real |", "|---|---|---|"]
+
+    def cell(d: dict | None, key: str, i: int | None = None):
+        if d is None:
+            return None
+        return d[key][i] if i is not None else d[key]
+
+    lines.append(f"| frames | {_fmt(cell(sim, 'frames'))} | {_fmt(cell(real, 'frames'))} |")
+    for i, label in enumerate(ref["bins_px"]):
+        lines.append(f"| {label} px from a hole | {_fmt(cell(sim, 'wrong_share', i))} | "
+                     f"{_fmt(cell(real, 'wrong_share', i))} |")
+    lines.append(f"| next to a hole (<= {ref['near_px']:g} px) | {_fmt(cell(sim, 'wrong_share_near'))} | "
+                 f"{_fmt(cell(real, 'wrong_share_near'))} |")
+    lines.append(f"| farther | {_fmt(cell(sim, 'wrong_share_far'))} | {_fmt(cell(real, 'wrong_share_far'))} |")
+    lines.append(f"| islands: share of valid pixels | {_fmt(cell(sim, 'island_share_of_valid'))} | "
+                 f"{_fmt(cell(real, 'island_share_of_valid'))} |")
+    lines.append(f"| islands: wrong share | {_fmt(cell(sim, 'island_wrong_share'))} | "
+                 f"{_fmt(cell(real, 'island_wrong_share'))} |")
+    return lines
 
 
 def write_report(acc: RealismAccumulator, out_dir: Path, dataset: Path, real: dict | None = None,

@@ -5,6 +5,7 @@ import json
 
 import cv2
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from cli import cli
@@ -89,6 +90,8 @@ def test_realism_reads_per_frame_folders(tmp_path):
         f.mkdir(parents=True)
         cv2.imwrite(str(f / "raw_depth.png"), s["sensor_depth"])
         cv2.imwrite(str(f / "rgb.png"), cv2.cvtColor(s["rgb"], cv2.COLOR_RGB2BGR))
+        gt_mm = np.round(np.nan_to_num(s["depth_rgb"]) * 1000).astype(np.uint16)
+        cv2.imwrite(str(f / "gt_depth_opaque_8frame_mean.png"), gt_mm)  # GT: hole borders are measured too
     (real / "index.json").write_text(json.dumps({s["__key__"]: {"sensor": "test cam"} for s in samples}))
     out = tmp_path / "rep"
     r = CliRunner().invoke(cli, ["realism", str(tmp_path / "ds"), "--out", str(out), "--real", str(real),
@@ -100,3 +103,7 @@ def test_realism_reads_per_frame_folders(tmp_path):
     assert sim["statistics"]["hole_fraction"] == re["statistics"]["hole_fraction"]
     assert rep["gt_free"]["distance"]["total"] < 1e-9  # the same frames: distance 0
     assert "Distance sim -> real" in (out / "report.md").read_text()
+    sb, rb = rep["hole_borders"]["sim"], re["hole_borders"]  # the same frames against the same GT
+    assert sb["frames"] == rb["frames"] == 2 and sb["pixels"] == rb["pixels"]
+    assert sb["wrong_share_near"] == pytest.approx(rb["wrong_share_near"], abs=0.01)
+    assert "Measured depth next to holes" in (out / "report.md").read_text()
