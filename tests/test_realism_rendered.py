@@ -87,3 +87,9 @@ def test_projector_shadow_holes_beside_foreground_on_far_side(report):
     assert sh["foreground_towards_projector"] > 0.9
     bands = sh["edge_bands"]
     assert bands["away_side"]["hole_fraction"] > 1.5 * bands["projector_side"]["hole_fraction"]
+
+
+def test_measured_depth_is_least_reliable_next_to_holes(report):
+    hb = report["hole_borders"]["sim"]  # RGB frame against GT (realism/borders.py)
+    assert hb["frames"] == SAMPLES and sum(hb["pixels"]) > 1000
+    assert hb["wrong_share_near"] > 1.5 * hb["wrong_share_far"], json.dumps(hb)
