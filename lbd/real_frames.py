@@ -260,6 +260,21 @@ def load_real_frames(root: Path, depth_scale: float = 0.001, *, require_intrinsi
     return list(iter_real_frames(root, depth_scale, require_intrinsics=require_intrinsics))
 
 
+def read_gt_depth(frame: RealFrame) -> np.ndarray | None:
+    """The frame's ``GT_NAME`` in metres (0 = none) at its loaded resolution, None when the file is absent.
+    Read and checked like ``raw_depth.png`` (integer single-channel, the frame's depth scale); it must be on
+    the raw depth's pixel grid. Anything else is a :class:`RealFrameError` naming the file."""
+    path = frame.extra(GT_NAME)
+    if path is None:
+        return None
+    h, w = frame.depth.shape
+    gt = read_depth_png(path, frame.name, frame.depth_scale)
+    if gt.shape != (h, w):
+        raise RealFrameError(f"frame {frame.name}: ground truth {path} is {gt.shape[1]}x{gt.shape[0]} but "
+                             f"{DEPTH_NAME} is {w}x{h}; it must be on the raw depth's pixel grid")
+    return gt
+
+
 def resize_nearest(a: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
     """A depth map (or a bool mask) on a (W, H) grid, nearest-exact: the pixel picks of every depth, GT and
     mask of a downscaled frame."""

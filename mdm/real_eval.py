@@ -60,7 +60,7 @@ from lbd.real_frames import (
     RealFrameError,
     downscale_frame,
     load_real_frames,
-    read_depth_png,
+    read_gt_depth,
     resize_nearest,
 )
 from mdm.baselines import BASELINES, run_baselines
@@ -174,14 +174,10 @@ def read_gt(frame: RealFrame) -> tuple[np.ndarray | None, np.ndarray | None]:
     the file is absent (no mask without a GT). The GT is read and checked like ``raw_depth.png`` (integer
     single-channel, the frame's depth scale) and must have its shape; the mask is any 8/16-bit image of that
     shape, non-zero = transparent. Anything else is a :class:`RealFrameError` naming the file."""
-    path = frame.extra(GT_NAME)
-    if path is None:
+    gt = read_gt_depth(frame)
+    if gt is None:
         return None, None
     h, w = frame.depth.shape
-    gt = read_depth_png(path, frame.name, frame.depth_scale)
-    if gt.shape != (h, w):
-        raise RealFrameError(f"frame {frame.name}: ground truth {path} is {gt.shape[1]}x{gt.shape[0]} but "
-                             f"{DEPTH_NAME} is {w}x{h}; it must be on the raw depth's pixel grid")
     mask = None
     mpath = frame.extra(MASK_NAME)
     if mpath is not None:

@@ -232,7 +232,7 @@ def real_statistics(root: Path, depth_edges_m: np.ndarray, edge_radius_px: int =
     borders = BorderStats()
     skipped: list[str] = []
     if is_frame_folder_layout(root):
-        from lbd.real_frames import GT_NAME, RealFrameError, load_frame, read_depth_png, read_index
+        from lbd.real_frames import GT_NAME, RealFrameError, load_frame, read_gt_depth, read_index
         from lbd.real_frames import frame_dirs as folders
         index = read_index(root)
         for folder in tqdm(folders(root), desc="real frames", unit="frame", disable=not progress):
@@ -245,13 +245,13 @@ def real_statistics(root: Path, depth_edges_m: np.ndarray, edge_radius_px: int =
                 skipped.append(str(exc))
                 continue
             stats.add(f.depth, f.rgb, f.name)
-            gt_path = f.extra(GT_NAME)
-            if gt_path is not None:  # a frame with GT also measures its hole borders
-                try:
-                    gt = read_depth_png(gt_path, f.name, f.depth_scale)
-                    borders.add(f.depth, gt)
-                except (RealFrameError, ValueError) as exc:
-                    skipped.append(f"frame {f.name}: {GT_NAME} not used: {exc}")
+            try:  # a frame with GT also measures its hole borders
+                gt = read_gt_depth(f)
+            except RealFrameError as exc:
+                skipped.append(f"{GT_NAME} not used: {exc}")
+                continue
+            if gt is not None:
+                borders.add(f.depth, gt)
         if stats.frames == 0:
             raise ValueError(f"no readable frames in real capture folder {root}"
                              + (f" matching {', '.join(frames_glob)}" if frames_glob else "") + ": "
