@@ -1,7 +1,7 @@
 """Wrong seeds: how much of the fills' error on simulated sensor holes comes from wrong measured pixels, and
 can a small per-pixel check learn to leave them out?
 
-    python benchmarks/seed_check.py --train TRAIN --test TEST [--real DIR] [--seconds 240] [--max-side 640]
+    python benchmarks/seed_check.py --train TRAIN [--train TRAIN2] --test TEST [--real DIR] [--seconds 240] [--max-side 640]
                                     [--seed 0]
 
 TRAIN and TEST are sensor datasets (`cli.py sgm` output; TEST of other scenes). A seen pixel is a *wrong
@@ -121,7 +121,8 @@ def rmse(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--train", required=True, help="sensor dataset the CNN check is trained on")
+    ap.add_argument("--train", required=True, action="append",
+                    help="sensor dataset the CNN check is trained on (repeatable)")
     ap.add_argument("--test", required=True, help="sensor dataset of other scenes (scored)")
     ap.add_argument("--real", help="folder of real frames (<frame>/rgb.*, raw_depth.png): flag rates there")
     ap.add_argument("--seconds", type=float, default=240.0, help="CNN training wall time (default 240)")
@@ -138,7 +139,8 @@ def main() -> None:
     from mdm.baselines import guided_fill, harmonic_fill
 
     torch.set_num_threads(1)
-    train, test = load(args.train, args.max_side), load(args.test, args.max_side)
+    train = [view for path in args.train for view in load(path, args.max_side)]
+    test = load(args.test, args.max_side)
     net, steps = train_check(train, args.seconds, args.seed)
     print(f"CNN check: {steps} steps x 8 crops of {CROP[0]}x{CROP[1]} in {args.seconds:g} s "
           f"({sum(p.numel() for p in net.parameters())} parameters)")
