@@ -53,11 +53,8 @@ def wrong_seeds(sensor: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndar
     return both, both & (np.abs(np.log(ratio)) > WRONG)
 
 
-INPUTS = "rgbd"  # what the check reads: "rgbd" (RGB, depth, validity) or "depth" (depth and validity only)
-
-
-def features(rgb: np.ndarray, sensor: np.ndarray):
-    """(C, H, W) float32 torch tensor: [RGB in [0, 1] (``INPUTS`` rgbd),] log depth minus the image median
+def features(rgb: np.ndarray, sensor: np.ndarray, with_rgb: bool):
+    """(C, H, W) float32 torch tensor: [RGB in [0, 1] (``with_rgb``),] log depth minus the image median
     (0 on holes), validity."""
     import torch
 
@@ -65,22 +62,22 @@ def features(rgb: np.ndarray, sensor: np.ndarray):
     logd = np.log(np.where(valid, sensor, 1.0))
     if valid.any():
         logd = np.where(valid, logd - np.median(logd[valid]), 0.0)
-    planes = ([rgb.transpose(2, 0, 1) / 255.0] if INPUTS == "rgbd" else []) + [logd[None], valid[None]]
+    planes = ([rgb.transpose(2, 0, 1) / 255.0] if with_rgb else []) + [logd[None], valid[None]]
     return torch.from_numpy(np.concatenate(planes).astype(np.float32))
 
 
-def seed_check_net():
+def seed_check_net(with_rgb: bool):
     from torch import nn
 
     layers: list[nn.Module] = []
-    chans = 5 if INPUTS == "rgbd" else 2
+    chans = 5 if with_rgb else 2
     for dilation in (1, 2, 4, 8):
         layers += [nn.Conv2d(chans, 16, 3, padding=dilation, dilation=dilation), nn.ReLU()]
         chans = 16
     return nn.Sequential(*layers, nn.Conv2d(16, 1, 1))
 
 
-def train_check(views, seconds: float, seed: int):
+def train_check(views, seconds: float, seed: int, with_rgb: bool):
     """The CNN trained with Adam (3e-3, batch 8 random native-resolution crops, wrong seeds weighted 4x) for
     ``seconds`` of wall time; returns (net, steps)."""
     import torch
@@ -88,7 +85,7 @@ def train_check(views, seconds: float, seed: int):
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    net = seed_check_net()
+    net = seed_check_net(with_rgb)
     opt = torch.optim.Adam(net.parameters(), 3e-3)
     t0, steps = time.perf_counter(), 0
     while time.perf_counter() - t0 < seconds:
@@ -98,7 +95,7 @@ def train_check(views, seconds: float, seed: int):
             y = rng.integers(0, sensor.shape[0] - CROP[0] + 1)
             x = rng.integers(0, sensor.shape[1] - CROP[1] + 1)
             box = (slice(y, y + CROP[0]), slice(x, x + CROP[1]))
-            xs.append(features(rgb[box], sensor[box]))
+            xs.append(features(rgb[box], sensor[box], with_rgb))
             both, wrong = wrong_seeds(sensor[box], gt[box])
             measured.append(torch.from_numpy(both))
             labels.append(torch.from_numpy(wrong))
@@ -115,8 +112,11 @@ def train_check(views, seconds: float, seed: int):
 
 
 def rmse(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> float:
-    mask = mask & (gt > 0)
-    return float(np.sqrt(np.mean((pred[mask] - gt[mask]) ** 2))) if mask.any() else float("nan")
+    """``cli.py eval``'s per-image RMSE (m) on ``mask``; NaN when no pixel there has GT."""
+    from mdm.evaluate import depth_metrics
+
+    metrics = depth_metrics(pred, gt, mask)
+    return metrics["rmse"] if metrics else float("nan")
 
 
 def main() -> None:
@@ -131,8 +131,7 @@ def main() -> None:
                     help="what the CNN check reads: RGB + depth (default) or depth only")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    global INPUTS
-    INPUTS = args.inputs
+    with_rgb = args.inputs == "rgbd"
 
     import torch
 
@@ -141,16 +140,16 @@ def main() -> None:
     torch.set_num_threads(1)
     train = [view for path in args.train for view in load(path, args.max_side)]
     test = load(args.test, args.max_side)
-    net, steps = train_check(train, args.seconds, args.seed)
+    net, steps = train_check(train, args.seconds, args.seed, with_rgb)
     print(f"CNN check: {steps} steps x 8 crops of {CROP[0]}x{CROP[1]} in {args.seconds:g} s "
           f"({sum(p.numel() for p in net.parameters())} parameters)")
-    scores: dict[str, list[tuple[float, float]]] = {}
+    scores: dict[str, list[tuple[float, float, float]]] = {}
     probs, labels = [], []
     for rgb, sensor, gt in test:
         measured = sensor > 0
         both, wrong = wrong_seeds(sensor, gt)
         with torch.no_grad():
-            p = torch.sigmoid(net(features(rgb, sensor)[None])[0, 0]).numpy()
+            p = torch.sigmoid(net(features(rgb, sensor, with_rgb)[None])[0, 0]).numpy()
         probs.append(p[both])
         labels.append(wrong[both])
         drops = {"all seeds": np.zeros_like(measured), "oracle (no wrong seeds)": wrong}
@@ -178,10 +177,10 @@ def main() -> None:
         print(f"P > {t:g}: flags {flag.mean():.3f} of the measured pixels, precision "
               f"{(flag & y).sum() / max(flag.sum(), 1):.3f}, recall {(flag & y).sum() / max(y.sum(), 1):.3f}")
     if args.real:
-        real_flags(net, Path(args.real), args.max_side)
+        real_flags(net, Path(args.real), args.max_side, with_rgb)
 
 
-def real_flags(net, root: Path, max_side: int) -> None:
+def real_flags(net, root: Path, max_side: int, with_rgb: bool) -> None:
     """Per real frame: share of measured pixels flagged at each threshold; with GT, wrong share and precision."""
     import torch
 
@@ -198,7 +197,7 @@ def real_flags(net, root: Path, max_side: int) -> None:
         small = downscale_frame(frame, max_side)
         sensor = small.depth
         with torch.no_grad():
-            p = torch.sigmoid(net(features(small.rgb, sensor)[None])[0, 0]).numpy()
+            p = torch.sigmoid(net(features(small.rgb, sensor, with_rgb)[None])[0, 0]).numpy()
         measured = sensor > 0
         shares = " | ".join(f"{(measured & (p > t)).sum() / max(measured.sum(), 1):.3f}" for t in THRESHOLDS)
         wrong_txt = prec_txt = fills_txt = "-"
