@@ -216,4 +216,9 @@ def real_flags(net, root: Path, max_side: int, with_rgb: bool) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from lbd.errors import UserError
+
+    try:
+        main()
+    except UserError as exc:  # a missing or corrupt dataset, an unreadable real frame: one line, exit 1
+        sys.exit(f"error: {exc}")
