@@ -115,6 +115,10 @@ def _parse_size(ctx, param, value: str | None):
 @click.option("--smooth", type=click.Choice(["guided", "harmonic"]), default="guided", show_default=True,
               help="blend's smooth fill: guided = membrane fill that stops at colour edges of the RGB, "
                    "harmonic = plain membrane (Laplace) fill")
+@click.option("--islands", type=click.FloatRange(0, 0.1), default=0.001, show_default=True,
+              help="far-island filter: measured components smaller than this share of the image and more "
+                   "than ~10 %% farther than the fill of the rest are treated as holes (matches through glass "
+                   "or a mirror); 0 = use every measured pixel")
 @click.option("--no-depth-skip", is_flag=True, help="decoder sees RGB tokens + UV only (released design)")
 @click.option("--no-augment", is_flag=True, help="centre crop only, no photometric augmentation")
 @click.option("--init-dinov2", type=click.Path(path_type=Path), default=None,
@@ -122,7 +126,7 @@ def _parse_size(ctx, param, value: str | None):
 @click.option("--threads", type=click.IntRange(0), default=0, show_default=True,
               help="torch intra-op threads, 0 = torch's default (use 1 on a busy shared CPU)")
 def train(data, out, model, steps, batch, device, seed, resume, workers, lr_encoder, lr_decoder, size,
-          warmup, decay_every, bf16, ckpt_every, block_prob, loss, mask_ratio, mask_mixed, buffer, repeats, prior, smooth, no_depth_skip, no_augment, init_dinov2, threads):
+          warmup, decay_every, bf16, ckpt_every, block_prob, loss, mask_ratio, mask_mixed, buffer, repeats, prior, smooth, islands, no_depth_skip, no_augment, init_dinov2, threads):
     """Train an MDM model on shard datasets (depth loss in metres on GT pixels, see --loss)."""
     from mdm.train import TrainConfig
     from mdm.train import train as run
@@ -133,7 +137,7 @@ def train(data, out, model, steps, batch, device, seed, resume, workers, lr_enco
                       lr_decoder=lr_decoder, size=size, warmup=warmup, decay_every=decay_every, bf16=bf16,
                       ckpt_every=ckpt_every, block_prob=block_prob, loss=loss, mask_ratio=tuple(mask_ratio),
                       mask_mixed=mask_mixed, buffer=buffer, repeats=repeats,
-                      prior=prior, smooth=smooth, depth_skip=not no_depth_skip, augment=not no_augment,
+                      prior=prior, smooth=smooth, islands=islands, depth_skip=not no_depth_skip, augment=not no_augment,
                       init_dinov2=str(init_dinov2) if init_dinov2 else None, resume=resume,
                       threads=threads or None)
     try:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mdm.layers import Block, ConvStack, PatchEmbed, interpolate_pos_table, normalized_view_plane_uv
-from mdm.priors import guided_fill, harmonic_fill, masked_median, nearest_seen, push_pull_fill
+from mdm.priors import far_islands, guided_fill, harmonic_fill, masked_median, nearest_seen, push_pull_fill
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -49,6 +49,8 @@ class MDMConfig:
     bound: float = 0.0  # blend safeguard, 0 = off: learnt log-depth change from smooth clamped to |nearest - smooth| + this
     fade: float = 0.03  # blend safeguard at inference (0 = off): on holes the learnt change x (1 - exp(-d / (fade x diagonal))),
     # d = distance (px) to the nearest seen pixel: next to measurements the smooth fill is kept
+    islands: float = 0.001  # far-island filter (0 = off): seen components smaller than this share of the image
+    # whose depth lies > priors.ISLAND_MARGIN beyond the fill of the rest count as holes (priors.far_islands)
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -61,6 +63,7 @@ class MDMConfig:
         d.setdefault("bound", 0.0)  # ... and had no bound (0 = none)
         d.setdefault("fade", 0.0)  # ... nor the inference fade
         d.setdefault("smooth", "harmonic")  # ... and blended with the plain harmonic fill
+        d.setdefault("islands", 0.0)  # ... and used every measured pixel
         for key in ("neck_widths", "neck_res_blocks", "head_widths", "head_res_blocks", "resamplers"):
             d[key] = tuple(d[key])
         return cls(**d)
@@ -261,6 +264,7 @@ class MDM(nn.Module):
         kept = keep.view(-1, 1, rows, cols).float()
         seen = valid[:, None].float() * F.interpolate(kept, size=depth.shape[-2:], mode="nearest")
         anchor = masked_median(feat[:, :1], seen)
+        seen = self.without_far_islands(feat[:, :1], seen, anchor)
         priors = self.priors(feat[:, :1], seen, anchor, rgb)
         skip = torch.cat([q - anchor for q in priors] + [seen], dim=1) if self.cfg.depth_skip else None
         out = self.decoder(cls, tokens, rows, cols, skip)
@@ -269,6 +273,7 @@ class MDM(nn.Module):
                 full_rgb = F.interpolate(rgb, size=full_depth.shape[-2:], mode="bilinear", align_corners=False)
             feat, valid = depth_features(full_depth, self.cfg)
             seen = valid[:, None].float() * F.interpolate(kept, size=full_depth.shape[-2:], mode="nearest")
+            seen = self.without_far_islands(feat[:, :1], seen, anchor)
             priors = self.priors(feat[:, :1], seen, anchor, full_rgb)
         out = F.interpolate(out, size=priors[0].shape[-2:], mode="bilinear", align_corners=False)
         prior, residual = priors[0], out[:, :1]
@@ -290,6 +295,14 @@ class MDM(nn.Module):
                 prior = priors[1] + gate * (priors[0] - priors[1])
         lo, hi = math.log(self.cfg.min_depth), math.log(self.cfg.max_depth * 1.5)
         return torch.exp((prior + residual).clamp(lo, hi))[:, 0]
+
+    def without_far_islands(self, logd: torch.Tensor, seen: torch.Tensor, anchor: torch.Tensor) -> torch.Tensor:
+        """``seen`` (B, 1, H, W) 0/1 with the far islands of ``cfg.islands`` (``priors.far_islands``) set to 0:
+        the prior, the decoder skip and the trust treat them as holes (the encoder still sees them)."""
+        if self.cfg.islands <= 0:
+            return seen
+        islands = far_islands(logd, seen, anchor, fraction=self.cfg.islands)
+        return seen * (~islands).to(seen.dtype)
 
     def priors(self, logd: torch.Tensor, seen: torch.Tensor, anchor: torch.Tensor, rgb: torch.Tensor
                ) -> list[torch.Tensor]:

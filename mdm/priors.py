@@ -262,3 +262,48 @@ def guided_fill(value: torch.Tensor, weight: torch.Tensor, fallback: torch.Tenso
         out = _guided_solve_cg(value.double(), seen, wx.double(), wy.double(), start.double(),
                                cg_iters or (300 if direct else 600)).to(value.dtype)
     return torch.where(any_seen.view(-1, 1, 1, 1), out, fallback.to(value.dtype).expand_as(out))
+
+
+ISLAND_MARGIN = 0.1  # log depth: an island's mean must be this much farther (~10 %) than its surroundings
+
+
+@torch.no_grad()
+def far_islands(value: torch.Tensor, weight: torch.Tensor, fallback: torch.Tensor, *, fraction: float,
+                margin: float = ISLAND_MARGIN) -> torch.Tensor:
+    """(B, 1, H, W) bool: the seen pixels in *far islands*, small 8-connected components of seen pixels
+    (fewer than ``fraction`` x H x W pixels) whose mean log depth lies more than ``margin`` beyond the
+    harmonic fill of the other seen pixels. A stereo sensor makes them where it matches through glass, a
+    mirror or a low-signal surface to something behind it; a membrane fill, the guided one most, would
+    carry such a wrong value across the whole surface around it. Small *nearer* components (objects in
+    front) are never flagged. Labelling runs on the CPU (OpenCV; the mask is copied there), the fill and
+    the means on ``value``'s device."""
+    import cv2
+
+    seen = weight > 0
+    labels = torch.zeros(seen.shape, dtype=torch.int64)
+    max_px = fraction * seen.shape[-2] * seen.shape[-1]
+    mask = seen[:, 0].cpu().numpy().astype(np.uint8)
+    for b in range(mask.shape[0]):
+        count, lab, stats, _ = cv2.connectedComponentsWithStats(mask[b], connectivity=8, ltype=cv2.CV_32S)
+        if count > 1:
+            is_small = stats[:, cv2.CC_STAT_AREA] < max_px
+            is_small[0] = False  # the background (unseen) label
+            labels[b, 0] = torch.from_numpy(np.where(is_small[lab], lab, 0).astype(np.int64))
+    labels = labels.to(value.device)
+    small = labels > 0
+    if not bool(small.any()):
+        return small
+    ref = harmonic_fill(value, weight * (~small).to(weight.dtype), fallback)
+    out = torch.zeros_like(small)
+    for b in range(value.shape[0]):
+        lab = labels[b, 0]
+        if not bool((lab > 0).any()):
+            continue
+        n = int(lab.max()) + 1
+        diff = (value[b, 0] - ref[b, 0]).double()
+        total = torch.zeros(n, dtype=torch.float64, device=value.device).index_add_(0, lab.flatten(), diff.flatten())
+        size = torch.bincount(lab.flatten(), minlength=n).clamp_min(1)
+        far = total / size > margin
+        far[0] = False
+        out[b, 0] = far[lab]
+    return out

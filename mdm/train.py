@@ -76,6 +76,7 @@ class TrainConfig:
     repeats: int = 4  # augmented examples per decoded sample (repeated augmentation)
     prior: str = "blend"  # model prior: blend | nearest | harmonic | guided | fill | median (see MDM)
     smooth: str = "guided"  # blend's smooth fill: guided | harmonic (see MDM)
+    islands: float = 0.001  # far-island filter, share of the image (see MDMConfig.islands); 0 = off
     depth_skip: bool = True  # decoder sees [prior, seen] at every scale
     augment: bool = True
     init_dinov2: str | None = None
@@ -290,6 +291,7 @@ def _run_config_from_checkpoint(cfg: TrainConfig, ckpt: dict, path: Path) -> Tra
     if "loss" not in saved:  # checkpoints from before --loss trained with L1
         merged["loss"] = "l1"
     merged["smooth"] = ckpt["model_config"].get("smooth", "harmonic")  # the model's own, as it was built
+    merged["islands"] = ckpt["model_config"].get("islands", 0.0)
     return TrainConfig(**merged)
 
 
@@ -327,6 +329,7 @@ def train(cfg: TrainConfig) -> dict:
         model = model_from_checkpoint(ckpt, last, cfg.model)
     else:
         model = build_model(model_config(cfg.model, tokens=rows * cols, prior=cfg.prior, smooth=cfg.smooth,
+                                         islands=cfg.islands,
                                          depth_skip=cfg.depth_skip), seed=cfg.seed)
         if cfg.init_dinov2:
             load_dinov2(model, Path(cfg.init_dinov2))

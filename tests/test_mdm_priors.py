@@ -138,3 +138,21 @@ def test_guided_fill_uses_conjugate_gradients_on_large_cpu_images(monkeypatch):
     monkeypatch.setattr(priors, "_guided_solve_cpu", None)  # the direct solve must not be called
     big = priors.guided_fill(value * weight, weight, fallback, rgb)
     assert (big - exact).abs().max() < 1e-3
+
+
+def test_far_islands_flags_small_far_components_only():
+    from mdm.priors import far_islands
+
+    depth = np.full((60, 80), 2.0, np.float32)
+    depth[:, 30:50] = 0.0  # a hole band
+    depth[10:14, 36:40] = 3.0  # small and far: flagged
+    depth[30:34, 36:40] = 1.2  # small and near (an object in front): kept
+    depth[45:48, 36:39] = 2.05  # small and consistent: kept
+    depth[:20, 70:] = 4.0  # far but large (part of a big component): kept
+    value = torch.from_numpy(np.log(np.where(depth > 0, depth, 1.0)))[None, None]
+    seen = torch.from_numpy((depth > 0).astype(np.float32))[None, None]
+    flags = far_islands(value * seen, seen, torch.zeros(1, 1, 1, 1), fraction=0.01)[0, 0].numpy()
+    expected = np.zeros_like(flags)
+    expected[10:14, 36:40] = True
+    assert (flags == expected).all()
+    assert not far_islands(value * seen, seen, torch.zeros(1, 1, 1, 1), fraction=0.001).any()  # 16 px > 4.8 px

@@ -143,9 +143,10 @@ def test_transplanted_holes_keep_donor_shapes():
     assert transplant_holes(valid, [], np.random.default_rng(0))[1] == []
 
 
-def tiny_model():
+def tiny_model(**overrides):
+    """Untrained tiny model; far-island filter off unless ``overrides`` turn it on (so it is exactly its fill)."""
     torch.manual_seed(0)
-    return build_model(model_config("tiny", tokens=12), seed=0).eval()
+    return build_model(model_config("tiny", tokens=12, **({"islands": 0.0} | overrides)), seed=0).eval()
 
 
 def test_untrained_model_is_its_guided_prior():
@@ -162,10 +163,20 @@ def test_untrained_model_is_its_guided_prior():
     # a checkpoint written before the guided fill (no "smooth" in its config) is its harmonic prior
     from mdm.model import MDMConfig
     legacy = model_config("tiny", tokens=12).to_dict()
-    del legacy["smooth"]
+    del legacy["smooth"], legacy["islands"]
     legacy_model = build_model(MDMConfig.from_dict(legacy | {"gate": "linear"}), seed=0).eval()
     ref = harmonic_fill(depth)
     assert np.abs(model_predict(legacy_model, scene["rgb"], depth, "cpu")[held] / ref[held] - 1).max() < 1e-6
+    # far-island filter: a small patch measured too far inside the block is left out of the prior
+    island = depth.copy()
+    island[27:32, 42:47] = depth.max() * 1.5  # 25 px < 1 % of the 60x80 frame, farther than anything
+    ref = guided_fill(np.where(island == depth, depth, 0).astype(np.float32), scene["rgb"])
+    held = island <= 0
+    pred = model_predict(tiny_model(islands=0.01), scene["rgb"], island, "cpu")
+    assert np.abs(pred[held] / ref[held] - 1).max() < 1e-6
+    plain = model_predict(tiny_model(), scene["rgb"], island, "cpu")
+    assert np.abs(plain[held] / ref[held] - 1).max() > 0.05  # without the filter the island spreads
+    assert model_config("tiny").islands > 0  # on by default for new models
     # the gate and residual are not stuck at their zero start: the head output conv gets a gradient
     model = tiny_model().train()
     rgb = torch.from_numpy(scene["rgb"][:56, :70]).permute(2, 0, 1)[None].float() / 255
