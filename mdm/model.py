@@ -231,6 +231,9 @@ class MDM(nn.Module):
     the measurement (seen pixels). ``smooth`` = ``"guided"`` (default): the membrane fill whose links are
     weakened across colour edges of the RGB (``priors.guided_fill``), so depth edges that show in the image
     stay sharp; ``"harmonic"``: the plain membrane (checkpoints written before ``smooth`` existed).
+    ``islands`` > 0 (default 0.001; 0 in checkpoints written before it): measured components smaller than
+    that share of the image whose depth lies beyond the fill of the rest (``priors.far_islands``) count as
+    holes for the prior, the decoder skip and the trust; the encoder still sees them.
     ``bound`` > 0 (off by default) also clamps the learnt log-depth change
     from smooth to |nearest - smooth| + bound, so where both fills agree it cannot move far; ``"nearest"``,
     ``"harmonic"``, ``"guided"``, ``"fill"`` (push-pull) = that fill alone; ``"median"`` = the image's median kept

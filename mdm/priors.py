@@ -272,9 +272,10 @@ def far_islands(value: torch.Tensor, weight: torch.Tensor, fallback: torch.Tenso
                 margin: float = ISLAND_MARGIN) -> torch.Tensor:
     """(B, 1, H, W) bool: the seen pixels in *far islands*, small 8-connected components of seen pixels
     (fewer than ``fraction`` x H x W pixels) whose mean log depth lies more than ``margin`` beyond the
-    harmonic fill of the other seen pixels. A stereo sensor makes them where it matches through glass, a
-    mirror or a low-signal surface to something behind it; a membrane fill, the guided one most, would
-    carry such a wrong value across the whole surface around it. Small *nearer* components (objects in
+    push-pull fill of the other seen pixels (as good a reference here as the harmonic fill, 14x cheaper).
+    A stereo sensor makes them where it matches through glass, a mirror or a low-signal surface to
+    something behind it; a membrane fill, the guided one most, would carry such a wrong value across the
+    whole surface around it. Small *nearer* components (objects in
     front) are never flagged. Labelling runs on the CPU (OpenCV; the mask is copied there), the fill and
     the means on ``value``'s device."""
     import cv2
@@ -293,7 +294,7 @@ def far_islands(value: torch.Tensor, weight: torch.Tensor, fallback: torch.Tenso
     small = labels > 0
     if not bool(small.any()):
         return small
-    ref = harmonic_fill(value, weight * (~small).to(weight.dtype), fallback)
+    ref = push_pull_fill(value, weight * (~small).to(weight.dtype), fallback)
     out = torch.zeros_like(small)
     for b in range(value.shape[0]):
         lab = labels[b, 0]
