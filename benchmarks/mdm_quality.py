@@ -4,7 +4,7 @@ scenes it never saw.
     python benchmarks/mdm_quality.py --data TRAIN [--data TRAIN2] --test TEST [--minutes 5]
                                      [--out DIR] [--batch 8] [--size 168x224]
                                      [--lr 3e-4] [--threads 1] [--workers 1] [--max-samples 50]
-                                     [--prior blend] [--block-prob 0.5]
+                                     [--prior blend] [--islands 0.001] [--block-prob 0.5]
 
 Without --data/--test it writes the analytic fixture (mdm.synthetic: 480 training views at 240x320,
 32 test views at 480x640, different seeds, so different scenes) and says so: fixture numbers are not
@@ -67,6 +67,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--prior", default="blend", help="model prior (train --prior; default blend)")
     ap.add_argument("--smooth", default="guided", help="blend's smooth fill (train --smooth; default guided)")
+    ap.add_argument("--islands", type=float, default=0.001,
+                    help="far-island filter (train --islands; default 0.001, 0 = every measured pixel)")
     ap.add_argument("--mask-ratio", type=float, nargs=2, default=(0.6, 0.9),
                     help="masked share of depth patches ~ U(LO, HI) (default 0.6 0.9, the report's)")
     ap.add_argument("--mask-mixed", type=float, default=0.75, help="P(mask a partly valid patch) (default 0.75)")
@@ -104,7 +106,8 @@ def main() -> None:
     result = train(TrainConfig(data=args.data, out=str(run), model="tiny", steps=steps, batch=args.batch,
                                workers=args.workers, size=size, lr_encoder=args.lr, lr_decoder=args.lr,
                                threads=args.threads, seed=args.seed, time_limit_s=budget,
-                               prior=args.prior, smooth=args.smooth, block_prob=args.block_prob, mask_ratio=tuple(args.mask_ratio),
+                               prior=args.prior, smooth=args.smooth, islands=args.islands,
+                               block_prob=args.block_prob, mask_ratio=tuple(args.mask_ratio),
                                mask_mixed=args.mask_mixed, decay_every=args.decay_every,
                                ckpt_every=max(50, steps // 5)))
     train_min = (time.time() - t0) / 60
@@ -115,7 +118,8 @@ def main() -> None:
     lines = [f"# MDM quality ({'analytic fixture, NOT rendered data' if fixture else 'rendered data'})", "",
              f"train {', '.join(args.data)}; test {', '.join(args.test)}",
              f"tiny, {result['step']} steps x {args.batch} samples at {size[0]}x{size[1]}, "
-             f"{train_min:.1f} min on this CPU ({args.threads} torch threads), prior {args.prior} ({args.smooth}), "
+             f"{train_min:.1f} min on this CPU ({args.threads} torch threads), prior {args.prior} ({args.smooth}, "
+             f"islands {args.islands:g}), "
              f"block-prob {args.block_prob}, mask ratio {args.mask_ratio[0]:g}-{args.mask_ratio[1]:g}, "
              f"mask mixed {args.mask_mixed:g}, decay every {args.decay_every or 'steps/4'}", "",
              f"| protocol | model RMSE | best of {'/'.join(ISSUE_FILLS)} | its RMSE | model wins | guided RMSE "
@@ -135,7 +139,7 @@ def main() -> None:
     lines += ["", f"goal (beat every classical fill of the issue, {', '.join(ISSUE_FILLS)}, on RMSE in "
               f"{', '.join(GOAL)}): {'MET' if goal else 'NOT MET'}" +
               ("" if all(p in wins for p in GOAL) else " (some goal protocols could not run)"),
-              f"stricter (also beat the colour-guided fill, the model's own unlearned prior): "
+              f"stricter (also beat the colour-guided fill, the model's unlearned prior when --islands is 0): "
               f"{'MET' if goal_all else 'NOT MET'}"]
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
