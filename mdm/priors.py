@@ -275,9 +275,8 @@ def far_islands(value: torch.Tensor, weight: torch.Tensor, fallback: torch.Tenso
     push-pull fill of the other seen pixels (as good a reference here as the harmonic fill, 14x cheaper).
     A stereo sensor makes them where it matches through glass, a mirror or a low-signal surface to
     something behind it; a membrane fill, the guided one most, would carry such a wrong value across the
-    whole surface around it. Small *nearer* components (objects in
-    front) are never flagged. Labelling runs on the CPU (OpenCV; the mask is copied there), the fill and
-    the means on ``value``'s device."""
+    whole surface around it. Small *nearer* components (objects in front) are never flagged. Labelling
+    runs on the CPU (OpenCV; the mask is copied there), the fill and the means on ``value``'s device."""
     import cv2
 
     seen = weight > 0
