@@ -148,4 +148,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from lbd.errors import UserError
+
+    try:
+        main()
+    except UserError as exc:  # a missing or corrupt dataset: one line, exit 1 (as benchmarks/seed_check.py)
+        sys.exit(f"error: {exc}")
